@@ -1,0 +1,56 @@
+# Helpers that keep every target's flags the same.
+
+set(FUNCD_WARNINGS -Wall -Wextra -Wpedantic -Wno-missing-field-initializers)
+if(FUNCD_WERROR)
+  list(APPEND FUNCD_WARNINGS -Werror)
+endif()
+
+add_library(funcd_options INTERFACE)
+target_compile_options(funcd_options INTERFACE ${FUNCD_WARNINGS})
+target_compile_definitions(funcd_options INTERFACE
+  BOOST_BEAST_SEPARATE_COMPILATION
+  BOOST_ASIO_SEPARATE_COMPILATION
+  BOOST_ASIO_NO_DEPRECATED
+  FUNCD_VERSION="${PROJECT_VERSION}")
+target_include_directories(funcd_options INTERFACE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(funcd_options INTERFACE Boost::headers Threads::Threads)
+if(FUNCD_SANITIZE)
+  target_compile_options(funcd_options INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(funcd_options INTERFACE -fsanitize=address,undefined)
+  # Asio recycles coroutine frames through a thread-local cache, which hides
+  # use-after-free from ASan.
+  target_compile_definitions(funcd_options INTERFACE BOOST_ASIO_DISABLE_AWAITABLE_FRAME_RECYCLING)
+endif()
+
+# funcd_library(NAME SRCS ... DEPS ...): a static library of one src/ folder.
+function(funcd_library name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  add_library(${name} STATIC ${ARG_SRCS})
+  target_link_libraries(${name} PUBLIC funcd_options ${ARG_DEPS})
+endfunction()
+
+# funcd_test(NAME SRCS ... DEPS ...): a GoogleTest binary registered with CTest.
+function(funcd_test name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${name} ${ARG_SRCS})
+  target_link_libraries(${name} PRIVATE funcd_options ${ARG_DEPS} GTest::gmock GTest::gtest_main)
+  set(props "")
+  if(ARG_LABELS)
+    set(props PROPERTIES LABELS "${ARG_LABELS}")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 ${props}
+    PROPERTIES ENVIRONMENT "FUNCD_BIN_DIR=${PROJECT_BINARY_DIR}/bin;FUNCD_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()
+
+# funcd_fuzz(NAME SRCS ... DEPS ...): a libFuzzer target (clang only).
+function(funcd_fuzz name)
+  cmake_parse_arguments(ARG "" "" "SRCS;DEPS" ${ARGN})
+  if(NOT FUNCD_FUZZ)
+    return()
+  endif()
+  add_executable(${name} ${ARG_SRCS})
+  target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_options(${name} PRIVATE -fsanitize=fuzzer)
+  target_link_libraries(${name} PRIVATE funcd_options ${ARG_DEPS})
+endfunction()
