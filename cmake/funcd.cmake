@@ -10,8 +10,7 @@ target_compile_options(funcd_options INTERFACE ${FUNCD_WARNINGS})
 target_compile_definitions(funcd_options INTERFACE
   BOOST_BEAST_SEPARATE_COMPILATION
   BOOST_ASIO_SEPARATE_COMPILATION
-  BOOST_ASIO_NO_DEPRECATED
-  FUNCD_VERSION="${PROJECT_VERSION}")
+  BOOST_ASIO_NO_DEPRECATED)
 target_include_directories(funcd_options INTERFACE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(funcd_options INTERFACE Boost::headers Threads::Threads)
 if(FUNCD_SANITIZE)
@@ -39,8 +38,7 @@ function(funcd_test name)
   if(ARG_LABELS)
     set(props PROPERTIES LABELS "${ARG_LABELS}")
   endif()
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 ${props}
-    PROPERTIES ENVIRONMENT "FUNCD_BIN_DIR=${PROJECT_BINARY_DIR}/bin;FUNCD_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 ${props})
 endfunction()
 
 # funcd_fuzz(NAME SRCS ... DEPS ...): a libFuzzer target (clang only).

@@ -1,0 +1,65 @@
+#pragma once
+
+// fwatchdog: the HTTP front of one function replica. Serves /_/health and /_/ready, applies
+// max_inflight, records Prometheus metrics, and hands function requests to the ModeHandler
+// of the configured mode. Owns the listeners, the lock file and graceful shutdown.
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/asio.h"
+#include "common/config.h"
+#include "common/prometheus.h"
+#include "http/server.h"
+#include "watchdog/config.h"
+#include "watchdog/mode.h"
+
+namespace funcd::watchdog {
+
+class Watchdog final : public http::Handler {
+ public:
+  // `env` is the environment passed to function processes.
+  Watchdog(Config config, Environment env);
+  ~Watchdog() override;
+
+  // Listens, starts the function (http mode), and serves until SIGTERM or SIGINT has been
+  // handled (unhealthy, wait healthcheck_interval, drain up to write_timeout). Returns the
+  // process exit code.
+  int Run();
+
+  asio::awaitable<void> Serve(http::ServerExchange& exchange) override;
+
+ private:
+  class MetricsHandler;
+
+  asio::awaitable<void> ServeHealth(http::ServerExchange& exchange);
+  asio::awaitable<void> ServeReady(http::ServerExchange& exchange);
+  asio::awaitable<void> ServeFunction(http::ServerExchange& exchange);
+  asio::awaitable<void> WriteLockWhenReady();
+  asio::awaitable<void> HandleSignals();
+  bool Healthy() const;
+  void MarkUnhealthy();
+  void Exit(int code);
+
+  const Config config_;
+  const Environment env_;
+  std::unique_ptr<ModeHandler> mode_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::unique_ptr<http::Server> server_;
+  std::unique_ptr<MetricsHandler> metrics_handler_;
+  std::unique_ptr<http::Server> metrics_server_;
+  std::uint16_t port_ = 0;
+
+  std::atomic<bool> accepting_{false};
+  std::atomic<std::int64_t> in_flight_{0};
+  std::atomic<int> exit_code_{0};
+
+  prometheus::Registry registry_;
+  prometheus::Family& requests_total_;
+  prometheus::Family& request_duration_;
+  prometheus::Value& in_flight_gauge_;
+};
+
+}  // namespace funcd::watchdog

@@ -1,0 +1,222 @@
+// fwatchdog mode=http: fork once, proxy every request (contracts §5.3).
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <future>
+
+#include "common/strings.h"
+#include "http/testing/raw_client.h"
+#include "tests/integration/harness.h"
+
+namespace funcd::testing {
+namespace {
+
+using http::testing::RawClient;
+
+// A watchdog in http mode in front of tests/integration/fixture_function.cc.
+class HttpModeTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<Watchdog> Start(std::vector<std::string> extra = {}) {
+    std::uint16_t upstream = FreePort();
+    std::vector<std::string> env = {
+        "mode=http",
+        StrCat("fprocess=", BinDir(), "/fixture_function --port ", upstream),
+        StrCat("upstream_url=http://127.0.0.1:", upstream),
+    };
+    env.insert(env.end(), extra.begin(), extra.end());
+    return std::make_unique<Watchdog>(env);
+  }
+};
+
+TEST_F(HttpModeTest, ForwardsOriginalUriHostHeadersAndBody) {
+  auto wd = Start();
+  Reply r = Call(wd->port(), "PATCH", "/echo?x=1&y=2", "payload", {{"Host", "fn.example"}});
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(r.body, "payload");
+  EXPECT_EQ(r.Header("X-Fixture-Method"), "PATCH");
+  EXPECT_EQ(r.Header("X-Fixture-Target"), "/echo?x=1&y=2");
+  EXPECT_EQ(r.Header("X-Fixture-Host"), "fn.example");
+  EXPECT_FALSE(r.Header("X-Duration-Seconds").empty());
+  Reply headers = Call(wd->port(), "GET", "/headers", "", {{"X-Call-Id", "call-1"}});
+  EXPECT_NE(headers.body.find("X-Call-Id: call-1\n"), std::string::npos) << headers.body;
+}
+
+TEST_F(HttpModeTest, PassesStatusCodesAndRedirects) {
+  auto wd = Start();
+  EXPECT_EQ(wd->Get("/status/418").status, 418u);
+  Reply redirect = wd->Post("/redirect", "");
+  EXPECT_EQ(redirect.status, 302u);
+  EXPECT_EQ(redirect.Header("Location"), "http://example.com/");
+}
+
+TEST_F(HttpModeTest, UpstreamUrlBasePathIsPrepended) {
+  std::uint16_t upstream = FreePort();
+  Watchdog wd({"mode=http", StrCat("fprocess=", BinDir(), "/fixture_function --port ", upstream),
+               StrCat("upstream_url=http://127.0.0.1:", upstream, "/base/")});
+  EXPECT_EQ(wd.Get("/x?q=1").body, "path=/base/x query=q=1");
+}
+
+TEST_F(HttpModeTest, ExecTimeoutIs504AndXTimeoutShortensIt) {
+  auto wd = Start({"exec_timeout=1s"});
+  auto start = std::chrono::steady_clock::now();
+  Reply r = wd->Get("/slow?ms=3000");
+  EXPECT_EQ(r.status, 504u);
+  EXPECT_EQ(r.Header("X-OpenFaaS-Internal"), "of-watchdog");
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(took, 900ms);
+  EXPECT_LT(took, 2500ms);
+  start = std::chrono::steady_clock::now();
+  Reply shortened = Call(wd->port(), "GET", "/slow?ms=3000", "", {{"X-Timeout", "200ms"}});
+  EXPECT_EQ(shortened.status, 504u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 800ms);
+  // X-Timeout cannot extend the limit.
+  start = std::chrono::steady_clock::now();
+  Reply extended = Call(wd->port(), "GET", "/slow?ms=3000", "", {{"X-Timeout", "10s"}});
+  EXPECT_EQ(extended.status, 504u);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
+  EXPECT_EQ(wd->Get("/slow?ms=10").status, 200u);  // still serving after timeouts
+}
+
+TEST_F(HttpModeTest, UpstreamConnectionErrorIs500) {
+  auto wd = Start();
+  Reply r = wd->Post("/reset", "x");
+  EXPECT_EQ(r.status, 500u);
+  EXPECT_EQ(r.Header("X-OpenFaaS-Internal"), "of-watchdog");
+}
+
+TEST_F(HttpModeTest, HundredMegabyteResponseStreamsInConstantMemory) {
+  auto wd = Start({"exec_timeout=60s"});
+  const std::size_t before = wd->process().RssBytes();
+  RawClient client(wd->port());
+  client.Send("GET /big?mb=100 HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::size_t max_rss = before;
+  std::size_t bytes = 0;
+  char buf[256 * 1024];
+  std::string tail;
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  std::size_t next_sample = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    ssize_t n = ::recv(client.fd(), buf, sizeof(buf), 0);
+    if (n <= 0) {
+      break;
+    }
+    bytes += static_cast<std::size_t>(n);
+    tail.append(buf, static_cast<size_t>(n));
+    if (tail.size() > 16) {
+      tail.erase(0, tail.size() - 16);
+    }
+    if (bytes >= next_sample) {
+      max_rss = std::max(max_rss, wd->process().RssBytes());
+      next_sample += 4 << 20;
+    }
+    if (tail.ends_with("\r\n0\r\n\r\n")) {
+      break;
+    }
+  }
+  EXPECT_GT(bytes, std::size_t{100} << 20);
+  EXPECT_LT(max_rss - before, 8u << 20);
+}
+
+TEST_F(HttpModeTest, HundredMegabyteUploadStreamsInConstantMemory) {
+  auto wd = Start({"exec_timeout=60s"});
+  std::size_t growth = 0;
+  const std::size_t total = 100 << 20;
+  std::size_t received = StreamUpload(wd->port(), "/echo", total, wd->process(), &growth);
+  EXPECT_GT(received, total);  // the echo, plus head and chunk framing
+  EXPECT_LT(growth, 8u << 20) << "watchdog RSS grew by " << growth << " bytes";
+}
+
+TEST_F(HttpModeTest, ServerSentEventsAreNotBuffered) {
+  auto wd = Start();
+  RawClient client(wd->port());
+  auto start = std::chrono::steady_clock::now();
+  client.Send("GET /sse HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+  ASSERT_TRUE(client.ReadUntil("data: 1"));
+  EXPECT_EQ(client.received().find("data: 2"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 450ms);
+  ASSERT_TRUE(client.ReadUntil("data: 2"));
+}
+
+TEST_F(HttpModeTest, WebSocketUpgradePassesThrough) {
+  auto wd = Start();
+  RawClient client(wd->port());
+  client.Send(
+      "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+      "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\n"));
+  EXPECT_TRUE(client.received().starts_with("HTTP/1.1 101 ")) << client.received();
+  client.received().clear();
+  client.Send("frame-bytes");
+  EXPECT_TRUE(client.ReadUntil("frame-bytes"));
+}
+
+TEST_F(HttpModeTest, MaxInflightAnswers429) {
+  auto wd = Start({"max_inflight=1"});
+  auto slow = std::async(std::launch::async, [&] { return wd->Get("/slow?ms=1000"); });
+  bool full = false;
+  for (int i = 0; i < 500 && !full; ++i) {
+    full = wd->Get("/_/ready").status == 429;
+    if (!full) {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  ASSERT_TRUE(full);
+  Reply second = wd->Get("/");
+  EXPECT_EQ(second.status, 429u);
+  EXPECT_EQ(second.Header("X-OpenFaaS-Internal"), "faas-middleware");
+  EXPECT_EQ(slow.get().status, 200u);
+}
+
+TEST_F(HttpModeTest, ReadyPathAsksTheFunction) {
+  auto ok = Start({"ready_path=/status/200"});
+  EXPECT_EQ(ok->Get("/_/ready").status, 200u);
+  auto failing = Start({"ready_path=/status/503"});
+  EXPECT_EQ(failing->Get("/_/ready").status, 503u);
+  EXPECT_EQ(failing->Get("/_/health").status, 200u);  // health does not ask the function
+}
+
+TEST_F(HttpModeTest, NotHealthyUntilTheUpstreamListens) {
+  std::uint16_t upstream = FreePort();
+  // The function is `sleep`: it never listens, so the watchdog never becomes healthy.
+  Watchdog wd({"mode=http", "fprocess=sleep 30", StrCat("upstream_url=http://127.0.0.1:", upstream),
+               "exec_timeout=300ms"},
+              /*wait_healthy=*/false);
+  EXPECT_FALSE(wd.WaitHealth(200, 500ms));
+  EXPECT_EQ(wd.Get("/_/health").status, 503u);
+  EXPECT_EQ(wd.Get("/").status, 503u);
+}
+
+TEST_F(HttpModeTest, WatchdogExitsWhenTheFunctionDies) {
+  auto wd = Start();
+  // The function dies mid-request: whatever the caller gets, the watchdog must exit.
+  (void)RunSync(
+      http::FetchUrl("GET", StrCat("http://127.0.0.1:", wd->port(), "/exit"), {}, "", 2s));
+  EXPECT_EQ(wd->process().WaitExit(), 1);
+  EXPECT_NE(wd->process().Log().find("Forked function has terminated: exit status 3"),
+            std::string::npos)
+      << wd->process().Log();
+}
+
+TEST_F(HttpModeTest, SigtermStopsTheFunctionToo) {
+  auto wd = Start({"healthcheck_interval=100ms"});
+  wd->process().Signal(SIGTERM);
+  EXPECT_EQ(wd->process().WaitExit(), 0);
+  EXPECT_NE(wd->process().Log().find("fixture got SIGTERM"), std::string::npos);
+}
+
+TEST_F(HttpModeTest, FunctionOutputIsLoggedWithStreamPrefix) {
+  auto wd = Start();
+  EXPECT_NE(wd->process().WaitForLog("stderr: "), std::nullopt);  // "fixture listening on"
+  EXPECT_NE(wd->process().Log().find("fixture listening on"), std::string::npos);
+}
+
+TEST_F(HttpModeTest, AccessLogWhenAskedFor) {
+  auto wd = Start({"log_requests=true", "log_callid=true"});
+  Call(wd->port(), "GET", "/status/201", "", {{"X-Call-Id", "abc-123"}});
+  EXPECT_NE(wd->process().WaitForLog("GET /status/201 - 201"), std::nullopt);
+  EXPECT_NE(wd->process().WaitForLog("[abc-123]"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace funcd::testing

@@ -1,0 +1,4 @@
+#!/bin/sh
+# Prints a line and fails.
+echo oops
+exit 3
