@@ -108,8 +108,9 @@ class ProxyTest : public ::testing::Test {
     g_proxy.timeout = 10s;
   }
   void TearDown() override {
+    proxy_->Stop();
+    pool_.reset();  // its sockets belong to the proxy's io_context
     proxy_.reset();
-    pool_.reset();
     upstream_.reset();
   }
   Result<ClientResponse> Call(std::string method, std::string path, std::string body = "") {

@@ -45,8 +45,9 @@ class Watchdog final : public http::Handler {
 
   const Config config_;
   const Environment env_;
-  std::unique_ptr<ModeHandler> mode_;
+  // Declared first so that they are destroyed last: every I/O object below belongs to them.
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::unique_ptr<ModeHandler> mode_;
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<MetricsHandler> metrics_handler_;
   std::unique_ptr<http::Server> metrics_server_;

@@ -20,6 +20,16 @@ namespace funcd::testing {
 
 using namespace std::chrono_literals;
 
+// Memory-growth limits only mean something without AddressSanitizer, whose quarantine keeps
+// freed memory resident on purpose.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kMemoryLimitsApply = false;
+#else
+inline constexpr bool kMemoryLimitsApply = true;
+#endif
+// The most a watchdog's RSS may grow while 100 MB stream through it.
+inline constexpr std::size_t kStreamingGrowthLimit = 8u << 20;
+
 // The directory with the built binaries (FUNCD_BIN_DIR, set by CTest).
 std::string BinDir();
 // The source tree (FUNCD_SOURCE_DIR), for tests/testdata.

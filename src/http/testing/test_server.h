@@ -32,7 +32,14 @@ class TestServer {
     server_.Start();
     thread_ = std::thread([this] { context_.run(); });
   }
-  ~TestServer() {
+  ~TestServer() { Stop(); }
+
+  // Drains and stops the server thread; the io_context stays alive (and with it any I/O
+  // objects of the test that belong to it) until destruction.
+  void Stop() {
+    if (!thread_.joinable()) {
+      return;
+    }
     asio::co_spawn(context_, server_.Shutdown(std::chrono::milliseconds(200)),
                    [this](std::exception_ptr) { work_.reset(); });
     thread_.join();
