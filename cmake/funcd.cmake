@@ -16,7 +16,10 @@ target_compile_options(funcd_options INTERFACE ${FUNCD_WARNINGS})
 target_compile_definitions(funcd_options INTERFACE
   BOOST_BEAST_SEPARATE_COMPILATION
   BOOST_ASIO_SEPARATE_COMPILATION
-  BOOST_ASIO_NO_DEPRECATED)
+  BOOST_ASIO_NO_DEPRECATED
+  # Asio keeps freed coroutine frames (up to ~1 KB) per thread for reuse; the default of two
+  # slots is far fewer than the frames of one proxied request.
+  BOOST_ASIO_RECYCLING_ALLOCATOR_CACHE_SIZE=8)
 target_include_directories(funcd_options INTERFACE ${PROJECT_SOURCE_DIR}/src)
 target_link_libraries(funcd_options INTERFACE Boost::headers Threads::Threads)
 if(FUNCD_SANITIZE)

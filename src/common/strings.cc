@@ -88,8 +88,8 @@ std::optional<uint64_t> ParseUint(std::string_view text) {
 
 std::string FormatFixed6(double value) {
   char buf[64];
-  int n = std::snprintf(buf, sizeof(buf), "%f", value);
-  return std::string(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), value, std::chars_format::fixed, 6);
+  return ec == std::errc() ? std::string(buf, end) : std::string("0.000000");
 }
 
 namespace {

@@ -44,7 +44,13 @@ TEST(StringsTest, EscapesJson) {
   EXPECT_EQ(out, "a\\\"b\\\\c\\n\\u0001");
 }
 
-TEST(StringsTest, FormatsLikeGoPercentF) { EXPECT_EQ(FormatFixed6(0.5), "0.500000"); }
+TEST(StringsTest, FormatsLikeGoPercentF) {
+  EXPECT_EQ(FormatFixed6(0.5), "0.500000");
+  EXPECT_EQ(FormatFixed6(0), "0.000000");
+  EXPECT_EQ(FormatFixed6(1234.5678901), "1234.567890");
+  EXPECT_EQ(FormatFixed6(0.0000004), "0.000000");
+  EXPECT_EQ(FormatFixed6(12.0000006), "12.000001");
+}
 
 }  // namespace
 }  // namespace funcd

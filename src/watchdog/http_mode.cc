@@ -94,9 +94,12 @@ class HttpHandler final : public ModeHandler {
         co_return;
       }
     }
-    const std::string original_target(exchange.head().target());
+    std::string original_target;  // kept only for the access log
+    if (config_.log_requests) {
+      original_target = std::string(exchange.head().target());
+    }
     if (!target_prefix_.empty()) {
-      exchange.head().target(target_prefix_ + original_target);
+      exchange.head().target(StrCat(target_prefix_, std::string_view(exchange.head().target())));
     }
     http::ProxyOptions options;
     options.deadline = deadline;

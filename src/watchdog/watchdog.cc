@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <thread>
 
@@ -294,12 +295,40 @@ asio::awaitable<void> Watchdog::ServeFunction(http::ServerExchange& exchange) {
   }
   in_flight_.fetch_sub(1);
   in_flight_gauge_.Decrement();
-  const std::string code = std::to_string(exchange.response_status());
-  const std::string method = LowerMethod(std::string_view(exchange.head().method_string()));
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  requests_total_.WithLabels({code, method}).Increment();
-  request_duration_.HistogramWithLabels({code, method}).Observe(seconds);
+  SeriesFor(exchange.response_status(), exchange.head()).Record(seconds);
+}
+
+Watchdog::Series& Watchdog::SeriesFor(unsigned status, const http::RequestHead& head) {
+  // Label lookups lock and allocate; the few (status, method) pairs a function sees are
+  // remembered per thread. Entries of another Watchdog (tests make several) are dropped.
+  struct Entry {
+    const Watchdog* owner = nullptr;
+    unsigned status = 0;
+    http::Verb verb = http::Verb::unknown;
+    Series series;
+  };
+  thread_local std::array<Entry, 16> cache;
+  thread_local size_t next_slot = 0;
+  const http::Verb verb = head.method();
+  if (verb != http::Verb::unknown) {
+    for (Entry& entry : cache) {
+      if (entry.owner == this && entry.status == status && entry.verb == verb) {
+        return entry.series;
+      }
+    }
+  }
+  const std::string code = std::to_string(status);
+  const std::string method = LowerMethod(std::string_view(head.method_string()));
+  Entry& entry = cache[next_slot++ % cache.size()];
+  entry = Entry{this, status, verb,
+                Series{&requests_total_.WithLabels({code, method}),
+                       &request_duration_.HistogramWithLabels({code, method})}};
+  if (verb == http::Verb::unknown) {
+    entry.owner = nullptr;  // custom methods are not cached under a shared key
+  }
+  return entry.series;
 }
 
 }  // namespace funcd::watchdog

@@ -34,6 +34,17 @@ class Watchdog final : public http::Handler {
  private:
   class MetricsHandler;
 
+  // The metric series of one (status, method) pair.
+  struct Series {
+    prometheus::Value* total = nullptr;
+    prometheus::HistogramSeries* duration = nullptr;
+    void Record(double seconds) {
+      total->Increment();
+      duration->Observe(seconds);
+    }
+  };
+  Series& SeriesFor(unsigned status, const http::RequestHead& head);
+
   asio::awaitable<void> ServeHealth(http::ServerExchange& exchange);
   asio::awaitable<void> ServeReady(http::ServerExchange& exchange);
   asio::awaitable<void> ServeFunction(http::ServerExchange& exchange);

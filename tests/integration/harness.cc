@@ -175,6 +175,10 @@ std::optional<int> Process::WaitExit(std::chrono::milliseconds timeout) {
     pid_t r = ::waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      // Let the reader drain what the process wrote before it exited (descendants that
+      // still hold the pipe open are given a second at most).
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, 1s, [this] { return eof_; });
       return exit_code_;
     }
     std::this_thread::sleep_for(5ms);
