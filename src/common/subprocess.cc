@@ -109,6 +109,9 @@ Result<ChildProcess> ChildProcess::Spawn(const asio::any_io_executor& executor,
   if (options.argv.empty() || options.argv[0].empty()) {
     return Unexpected(ErrorCode::kInvalidArgument, "empty command");
   }
+  if (!options.inherit_fds.empty() || !options.join_cgroups.empty() || options.die_with_parent) {
+    return SpawnForked(executor, options);
+  }
   SpawnAttributes sa;
   UniqueFd in_r, in_w, out_r, out_w, err_r, err_w;
   auto make_pipe = [](UniqueFd& r, UniqueFd& w) {

@@ -36,6 +36,13 @@ struct SpawnOptions {
   Stdio stdout_mode = Stdio::kPipe;
   Stdio stderr_mode = Stdio::kPipe;
   std::string working_dir;  // empty: ours
+  // Descriptors handed to the child at fixed numbers: {parent fd, child fd}, child fds >= 3.
+  std::vector<std::pair<int, int>> inherit_fds;
+  // Files (cgroup.procs) the child writes its pid into before it execs, so that nothing it
+  // starts escapes the cgroup. A failure to join is a spawn error.
+  std::vector<std::string> join_cgroups;
+  // The child is killed (SIGKILL) if the thread that spawned it exits.
+  bool die_with_parent = false;
 };
 
 // A running (or exited) child process. Move-only. Not thread-safe: use it from the thread
@@ -47,7 +54,9 @@ class ChildProcess {
  public:
   using Pipe = asio::posix::stream_descriptor;
 
-  // Errors: kNotFound (no such executable), kPermissionDenied, kInternal.
+  // Uses posix_spawn, or fork + exec when inherit_fds, join_cgroups or die_with_parent ask
+  // for work between the two. Errors: kNotFound (no such executable), kPermissionDenied,
+  // kUnavailable (cannot join a cgroup), kInternal.
   static Result<ChildProcess> Spawn(const asio::any_io_executor& executor,
                                     const SpawnOptions& options);
 
@@ -72,6 +81,8 @@ class ChildProcess {
 
  private:
   ChildProcess(asio::any_io_executor executor, pid_t pid, int pidfd);
+  static Result<ChildProcess> SpawnForked(const asio::any_io_executor& executor,
+                                          const SpawnOptions& options);
   void ReapBlocking();
 
   pid_t pid_ = -1;

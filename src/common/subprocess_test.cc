@@ -7,6 +7,8 @@
 #include <cstring>
 #include <thread>
 
+#include "common/uuid.h"
+
 namespace funcd {
 namespace {
 
@@ -134,6 +136,68 @@ TEST(SubprocessTest, KillTreeReachesGrandchildrenThatLeftTheGroup) {
 TEST(SplitCommandTest, SplitsOnSpacesLikeTheWatchdog) {
   EXPECT_EQ(SplitCommand("cat"), (std::vector<std::string>{"cat"}));
   EXPECT_EQ(SplitCommand("sha512sum  -b "), (std::vector<std::string>{"sha512sum", "-b"}));
+}
+
+}  // namespace
+}  // namespace funcd
+
+namespace funcd {
+namespace {
+
+TEST(SubprocessForkTest, InheritedDescriptorsLandAtTheirNumbers) {
+  asio::io_context context;
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);  // not close-on-exec on purpose: only fd 3 may reach the child
+  ASSERT_EQ(::write(fds[1], "via-fd-3\n", 9), 9);
+  ::close(fds[1]);
+  SpawnOptions options;
+  options.argv = {"sh", "-c", "cat <&3; ls /proc/self/fd | wc -l"};
+  options.inherit_fds = {{fds[0], 3}};
+  options.die_with_parent = true;
+  auto child = ChildProcess::Spawn(context.get_executor(), options);
+  ::close(fds[0]);
+  ASSERT_TRUE(child.has_value()) << child.error().message;
+  std::string out;
+  char buf[256];
+  for (;;) {
+    ssize_t n = ::read(child->stdout_pipe().native_handle(), buf, sizeof(buf));
+    if (n <= 0) {
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  // stdin, stdout, stderr, fd 3, and the one `ls` opens for /proc/self/fd.
+  EXPECT_EQ(out, "via-fd-3\n5\n") << out;
+}
+
+TEST(SubprocessForkTest, CgroupJoinFailureIsASpawnError) {
+  asio::io_context context;
+  SpawnOptions options;
+  options.argv = {"true"};
+  options.join_cgroups = {"/nonexistent/cgroup.procs"};
+  auto child = ChildProcess::Spawn(context.get_executor(), options);
+  ASSERT_FALSE(child.has_value());
+  EXPECT_EQ(child.error().code, ErrorCode::kUnavailable);
+}
+
+TEST(SubprocessForkTest, MissingProgramIsNotFound) {
+  asio::io_context context;
+  SpawnOptions options;
+  options.argv = {"/nonexistent/program"};
+  options.die_with_parent = true;
+  auto child = ChildProcess::Spawn(context.get_executor(), options);
+  ASSERT_FALSE(child.has_value());
+  EXPECT_EQ(child.error().code, ErrorCode::kNotFound);
+}
+
+TEST(UuidTest, VersionFourFormat) {
+  std::string a = NewUuid();
+  std::string b = NewUuid();
+  EXPECT_EQ(a.size(), 36u);
+  EXPECT_EQ(a[14], '4');
+  EXPECT_TRUE(a[19] == '8' || a[19] == '9' || a[19] == 'a' || a[19] == 'b');
+  EXPECT_EQ(a[8], '-');
+  EXPECT_NE(a, b);
 }
 
 }  // namespace

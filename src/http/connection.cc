@@ -2,6 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "common/strings.h"
@@ -165,6 +166,21 @@ asio::awaitable<Result<void>> Connection::Write(std::span<const asio::const_buff
 asio::awaitable<Result<void>> Connection::Write(asio::const_buffer buffer) {
   // A coroutine of its own: the span must point at this frame's copy of `buffer`.
   co_return co_await Write(std::span<const asio::const_buffer>(&buffer, 1));
+}
+
+bool Connection::PeerClosed() {
+  if (!socket_.is_open()) {
+    return true;
+  }
+  pollfd p{socket_.native_handle(), POLLIN | POLLRDHUP, 0};
+  if (::poll(&p, 1, 0) <= 0) {
+    return false;
+  }
+  if ((p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0) {
+    return true;
+  }
+  char byte;
+  return ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 void Connection::ShutdownSend() {

@@ -52,6 +52,10 @@ class Connection {
   // REQUIRES: the bytes behind `buffer` outlive the operation.
   asio::awaitable<Result<void>> Write(asio::const_buffer buffer);
 
+  // True when the peer has closed its side (or reset) — checked without blocking and without
+  // consuming data. For long-lived responses that read nothing more from the client.
+  bool PeerClosed();
+
   // Shuts down the sending side (the peer sees end of stream).
   void ShutdownSend();
   // Closes the socket; pending operations complete with an error.

@@ -1,0 +1,226 @@
+#include "cli/serve.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/thread_pool.hpp>
+#include <cstdlib>
+#include <thread>
+
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/version.h"
+#include "gateway/gateway.h"
+#include "provider/process/process_provider.h"
+#include "store/store.h"
+
+namespace funcd::cli {
+
+namespace {
+
+std::string Dirname(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? Dirname(std::string(buf, static_cast<size_t>(n))) : ".";
+}
+
+std::string FindOnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  for (std::string_view dir : Split(path != nullptr ? path : "/usr/bin:/bin", ':')) {
+    std::string candidate = StrCat(dir, "/", program);
+    if (::access(candidate.c_str(), X_OK) == 0) {
+      return candidate;
+    }
+  }
+  return "";
+}
+
+bool SplitHostPort(const std::string& listen, std::string* host, std::uint16_t* port) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    return false;
+  }
+  *host = listen.substr(0, colon);
+  if (host->size() >= 2 && host->front() == '[' && host->back() == ']') {
+    *host = host->substr(1, host->size() - 2);
+  }
+  auto value = ParseUint(listen.substr(colon + 1));
+  if (!value || *value > 65535 || host->empty()) {
+    return false;
+  }
+  *port = static_cast<std::uint16_t>(*value);
+  return true;
+}
+
+// Creates `path` and its parents with `mode`.
+bool MakeDirs(const std::string& path, mode_t mode) {
+  std::string partial;
+  for (std::string_view part : Split(path, '/')) {
+    partial += part.empty() ? "" : StrCat("/", part);
+    if (!partial.empty() && ::mkdir(partial.c_str(), mode) != 0 && errno != EEXIST) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string DefaultStateDir() {
+  if (::geteuid() == 0) {
+    return "/var/lib/funcd";
+  }
+  const char* home = std::getenv("HOME");
+  return StrCat(home != nullptr ? home : "/tmp", "/.local/share/funcd");
+}
+
+int Serve(const ServeOptions& options) {
+  std::string host;
+  std::uint16_t port = 0;
+  if (!SplitHostPort(options.listen, &host, &port)) {
+    std::fprintf(stderr, "funcd serve: --listen wants ADDRESS:PORT, got \"%s\"\n",
+                 options.listen.c_str());
+    return 2;
+  }
+  const std::string state_dir = options.state_dir.empty() ? DefaultStateDir() : options.state_dir;
+  if (!MakeDirs(state_dir, 0755)) {
+    std::fprintf(stderr, "funcd serve: cannot create the state directory %s: %s\n",
+                 state_dir.c_str(), std::strerror(errno));
+    return 1;
+  }
+  std::string fwatchdog = options.fwatchdog.empty() ? SelfDir() + "/fwatchdog" : options.fwatchdog;
+  if (::access(fwatchdog.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "funcd serve: fwatchdog not found at %s (use --fwatchdog PATH)\n",
+                 fwatchdog.c_str());
+    return 1;
+  }
+  std::string bwrap;
+  if (options.sandbox == "bwrap") {
+    bwrap = FindOnPath("bwrap");
+    if (bwrap.empty()) {
+      std::fprintf(stderr,
+                   "funcd serve: bubblewrap (bwrap) is not installed; install it (apt-get install "
+                   "bubblewrap) or run without a sandbox with --sandbox none\n");
+      return 1;
+    }
+  } else if (options.sandbox != "none") {
+    std::fprintf(stderr, "funcd serve: --sandbox is bwrap or none\n");
+    return 2;
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  Logf("funcd %s (%s) starting; state in %s", Version(), GitSha(), state_dir.c_str());
+
+  auto store = store::Store::Open(state_dir);
+  if (!store) {
+    std::fprintf(stderr, "funcd serve: %s\n", store.error().message.c_str());
+    return 1;
+  }
+  gateway::GatewayOptions gateway_options;
+  if (options.basic_auth) {
+    bool created = false;
+    auto credentials = gateway::LoadOrCreateCredentials(state_dir + "/secrets", &created);
+    if (!credentials) {
+      std::fprintf(stderr, "funcd serve: %s\n", credentials.error().message.c_str());
+      return 1;
+    }
+    if (created) {
+      Logf("generated admin credentials in %s/secrets (basic-auth-user, basic-auth-password)",
+           state_dir.c_str());
+    }
+    Logf(
+        "basic auth on /system: log in with  funcd login -g http://%s -u %s --password-stdin "
+        "< %s/secrets/basic-auth-password",
+        options.listen.c_str(), credentials->user.c_str(), state_dir.c_str());
+    gateway_options.credentials = std::move(*credentials);
+  } else {
+    Logf("basic auth is off: anyone who can reach %s can deploy functions", options.listen.c_str());
+  }
+  gateway_options.invoker.upstream_timeout = options.upstream_timeout;
+
+  auto cgroups = provider::CgroupManager::Detect();
+  Logf("runtime: %s, %s", bwrap.empty() ? "no sandbox" : "bubblewrap sandbox",
+       cgroups->Describe().c_str());
+  provider::ProcessProviderOptions runtime;
+  runtime.packages_dir = state_dir + "/packages";
+  runtime.run_dir = state_dir + "/run";
+  runtime.fwatchdog = fwatchdog;
+  runtime.bwrap = bwrap;
+  runtime.host_images = options.host_images;
+  store::Store* state = store->get();
+  runtime.read_secret = [state](const std::string& ns, const std::string& name) {
+    return state->ReadSecret(ns, name);
+  };
+  provider::ProcessProvider provider(std::move(runtime), std::move(cgroups));
+
+  asio::thread_pool blocking(1);
+  gateway::Gateway gateway(std::move(gateway_options), **store, provider, blocking);
+  if (auto restored = gateway.Restore(); !restored) {
+    std::fprintf(stderr, "funcd serve: cannot restore state: %s\n",
+                 restored.error().message.c_str());
+    return 1;
+  }
+
+  const int threads = options.threads > 0
+                          ? options.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::io_context*> context_ptrs;
+  for (int i = 0; i < threads; ++i) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    context_ptrs.push_back(contexts.back().get());
+  }
+  http::ServerOptions server_options;
+  server_options.read_timeout = options.read_timeout;
+  server_options.write_timeout = options.write_timeout;
+  auto server = std::make_unique<http::Server>(context_ptrs, gateway, server_options);
+  auto bound = server->Listen(host, port);
+  if (!bound) {
+    std::fprintf(stderr, "funcd serve: cannot listen on %s: %s\n", options.listen.c_str(),
+                 bound.error().message.c_str());
+    provider.Shutdown();
+    return 1;
+  }
+  server->Start();
+  Logf("funcd serve listening on http://%s:%d (%d I/O threads)", host.c_str(), *bound, threads);
+
+  asio::signal_set signals(*contexts[0], SIGTERM, SIGINT);
+  signals.async_wait([&](const error_code& ec, int signal) {
+    if (ec) {
+      return;
+    }
+    Logf("%s: draining requests, stopping replicas", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    asio::co_spawn(*contexts[0], server->Shutdown(std::chrono::seconds(10)),
+                   [&](std::exception_ptr) {
+                     for (auto& context : contexts) {
+                       context->stop();
+                     }
+                   });
+  });
+  std::vector<std::thread> workers;
+  for (int i = 1; i < threads; ++i) {
+    workers.emplace_back([context = contexts[static_cast<size_t>(i)].get()] {
+      auto guard = asio::make_work_guard(*context);
+      context->run();
+    });
+  }
+  contexts[0]->run();
+  for (auto& context : contexts) {
+    context->stop();
+  }
+  for (auto& worker : workers) {
+    worker.join();
+  }
+  provider.Shutdown();
+  blocking.join();
+  server.reset();
+  Logf("funcd serve stopped");
+  return 0;
+}
+
+}  // namespace funcd::cli

@@ -1,0 +1,67 @@
+#include "gateway/function_table.h"
+
+#include "common/config.h"
+#include "common/strings.h"
+
+namespace funcd::gateway {
+
+std::shared_ptr<const FunctionEntry> FunctionTable::Find(const std::string& key) const {
+  std::shared_lock lock(mu_);
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+void FunctionTable::Put(std::shared_ptr<const FunctionEntry> entry) {
+  std::unique_lock lock(mu_);
+  std::string key = entry->key;
+  entries_[std::move(key)] = std::move(entry);
+}
+
+std::shared_ptr<const FunctionEntry> FunctionTable::Erase(const std::string& key) {
+  std::unique_lock lock(mu_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    return nullptr;
+  }
+  auto entry = std::move(it->second);
+  entries_.erase(it);
+  return entry;
+}
+
+std::vector<std::shared_ptr<const FunctionEntry>> FunctionTable::List(
+    const std::string& namespace_name) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::shared_ptr<const FunctionEntry>> out;
+  for (const auto& [key, entry] : entries_) {
+    if (namespace_name.empty() || entry->ref.namespace_name == namespace_name) {
+      out.push_back(entry);
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->ref < b->ref; });
+  return out;
+}
+
+std::int64_t PositiveIntLabel(const StringMap& labels, const std::string& key,
+                              std::int64_t fallback) {
+  auto it = labels.find(key);
+  if (it != labels.end()) {
+    if (auto n = ParseInt(TrimSpace(it->second)); n && *n > 0) {
+      return *n;
+    }
+  }
+  return fallback;
+}
+
+std::chrono::nanoseconds FunctionTimeout(const StringMap& env_vars) {
+  Environment env;
+  for (const auto& [k, v] : env_vars) {
+    env.Set(k, v);
+  }
+  Duration exec = env.GetDuration("exec_timeout", Duration::zero());
+  if (exec > Duration::zero()) {
+    return exec;
+  }
+  return env.GetDuration("write_timeout", Duration::zero());
+}
+
+}  // namespace funcd::gateway

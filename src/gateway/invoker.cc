@@ -1,0 +1,174 @@
+#include "gateway/invoker.h"
+
+#include <unordered_map>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "common/uuid.h"
+#include "http/proxy.h"
+#include "provider/log_store.h"
+
+namespace funcd::gateway {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Keep-alive pools of this I/O thread, one per replica. A pool whose replica is gone is
+// dropped the next time a pool is created.
+struct PoolSlot {
+  std::weak_ptr<provider::Replica> replica;
+  std::unique_ptr<http::ConnectionPool> pool;
+};
+
+http::ConnectionPool& PoolFor(const std::shared_ptr<provider::Replica>& replica,
+                              const asio::any_io_executor& executor) {
+  thread_local std::unordered_map<std::uint64_t, PoolSlot> pools;
+  auto it = pools.find(replica->id);
+  if (it != pools.end()) {
+    return *it->second.pool;
+  }
+  std::erase_if(pools, [](const auto& item) { return item.second.replica.expired(); });
+  http::PoolOptions options;
+  options.connect_timeout = std::chrono::seconds(2);
+  auto pool = std::make_unique<http::ConnectionPool>(executor, replica->endpoint, options);
+  auto& slot = pools[replica->id];
+  slot.replica = replica;
+  slot.pool = std::move(pool);
+  return *slot.pool;
+}
+
+// Holds the call until a replica has room or the deadline passes.
+asio::awaitable<std::shared_ptr<provider::Replica>> AwaitReplica(provider::ReplicaSet& set,
+                                                                 Clock::time_point deadline) {
+  auto waiter = Wakeup::Create(co_await asio::this_coro::executor);
+  set.AddWaiter(waiter);
+  std::shared_ptr<provider::Replica> replica;
+  while (!(replica = set.Acquire()) && Clock::now() < deadline) {
+    co_await waiter->Wait(deadline);
+  }
+  set.RemoveWaiter(waiter);
+  co_return replica;
+}
+
+}  // namespace
+
+Invoker::Invoker(FunctionTable& functions, GatewayMetrics& metrics, InvokerOptions options,
+                 std::function<void(const FunctionEntry&)> scale_from_zero)
+    : functions_(functions),
+      metrics_(metrics),
+      options_(std::move(options)),
+      scale_from_zero_(std::move(scale_from_zero)) {}
+
+asio::awaitable<void> Invoker::Invoke(http::ServerExchange& exchange, const RouteMatch& match) {
+  const Clock::time_point start = Clock::now();
+  const std::int64_t start_unix = provider::UnixNanos();
+  std::string name, namespace_name;
+  SplitFunctionName(match.name, &name, &namespace_name);
+  if (namespace_name.empty()) {
+    namespace_name = options_.default_namespace;
+  }
+  const std::string key = StrCat(name, ".", namespace_name);
+  std::shared_ptr<const FunctionEntry> entry = functions_.Find(key);
+  if (!entry || name.empty()) {
+    co_await exchange.Respond(404, StrCat("error finding function ", key, ": not found\n"));
+    co_return;
+  }
+  FunctionStats& stats = *entry->stats;
+  metrics_.invocation_started.WithLabels({key}).Increment();
+  prometheus::Value& inflight_gauge = metrics_.inflight.WithLabels({key});
+  inflight_gauge.Increment();
+  stats.inflight.fetch_add(1, std::memory_order_relaxed);
+  stats.last_invoked.store(start_unix, std::memory_order_relaxed);
+
+  // One deadline for the whole call: the function's own limit (plus grace for its watchdog
+  // to answer first) or the gateway's, whichever comes first.
+  const bool function_limit = entry->timeout > std::chrono::nanoseconds::zero() &&
+                              entry->timeout + options_.timeout_grace < options_.upstream_timeout;
+  const std::chrono::nanoseconds limit =
+      function_limit ? entry->timeout + options_.timeout_grace : options_.upstream_timeout;
+  const Clock::time_point deadline = start + limit;
+
+  auto& head = exchange.head();
+  std::string call_id(http::FieldValue(head, "X-Call-Id"));
+  const bool generated_call_id = call_id.empty();
+  if (generated_call_id) {
+    call_id = NewUuid();
+    head.set("X-Call-Id", call_id);
+  }
+  const std::string start_time = std::to_string(start_unix);
+  head.insert("X-Start-Time", start_time);
+  if (head.find("X-Forwarded-For") == head.end()) {
+    head.set("X-Forwarded-For", exchange.remote_address());
+  }
+  if (head.find("X-Forwarded-Host") == head.end()) {
+    head.set("X-Forwarded-Host", http::FieldValue(head, "Host"));
+  }
+  head.target(match.query.empty() ? match.rest : StrCat(match.rest, "?", match.query));
+
+  std::shared_ptr<provider::Replica> replica = entry->replicas->Acquire();
+  if (!replica) {
+    if (entry->desired <= 0 && scale_from_zero_) {
+      scale_from_zero_(*entry);
+    }
+    metrics_.cold_starts.WithLabels({key}).Increment();
+    replica = co_await AwaitReplica(*entry->replicas, deadline);
+  }
+
+  unsigned status = 0;
+  if (!replica) {
+    exchange.response().set("X-OpenFaaS-Internal", "gateway");
+    exchange.response().set(http::Field::retry_after, "1");
+    status = 503;
+    co_await exchange.Respond(
+        status, StrCat("no replica of ", key, " was ready within ", FormatGoDuration(limit), "\n"));
+  } else {
+    http::ProxyOptions proxy;
+    proxy.deadline = deadline;
+    proxy.on_response_head = [&](http::ResponseHead& response) {
+      if (generated_call_id) {
+        response.set("X-Call-Id", call_id);
+      }
+      response.insert("X-Start-Time", start_time);
+    };
+    http::ProxyResult result = co_await http::Proxy(
+        exchange, PoolFor(replica, exchange.connection().executor()), std::move(proxy));
+    entry->replicas->Release(replica);
+    status = result.status;
+    if (!result.outcome) {
+      const Error& error = result.outcome.error();
+      if (result.response_started || error.code == ErrorCode::kCancelled) {
+        exchange.CloseAfterResponse();
+      } else if (error.code == ErrorCode::kDeadlineExceeded) {
+        status = 504;
+        exchange.response().set("X-OpenFaaS-Internal", "gateway");
+        exchange.response().set("X-Timeout-Reason",
+                                function_limit ? "function-timeout" : "gateway-timeout");
+        if (generated_call_id) {
+          exchange.response().set("X-Call-Id", call_id);
+        }
+        co_await exchange.Respond(
+            status, StrCat(key, " did not answer within ", FormatGoDuration(limit),
+                           function_limit ? " (the function's exec_timeout or write_timeout)"
+                                          : " (the gateway's --upstream-timeout)",
+                           "\n"));
+      } else {
+        status = 502;
+        Logf("invoke %s: replica %s: %s", key.c_str(), replica->instance.c_str(),
+             error.message.c_str());
+        exchange.response().set("X-OpenFaaS-Internal", "gateway");
+        co_await exchange.Respond(status, StrCat("Can't reach service for: ", key, ".\n"));
+      }
+    }
+  }
+  stats.inflight.fetch_sub(1, std::memory_order_relaxed);
+  stats.invocations.fetch_add(1, std::memory_order_relaxed);
+  inflight_gauge.Decrement();
+  const std::string code = std::to_string(status == 0 ? exchange.response_status() : status);
+  metrics_.invocation_total.WithLabels({key, code}).Increment();
+  metrics_.functions_seconds.HistogramWithLabels({key, code})
+      .Observe(std::chrono::duration<double>(Clock::now() - start).count());
+}
+
+}  // namespace funcd::gateway

@@ -1,0 +1,29 @@
+#pragma once
+
+// The gateway's Prometheus metrics (contracts §2.5, plus what funcd adds: in-flight
+// requests, ready replicas and cold starts per function).
+
+#include "common/prometheus.h"
+
+namespace funcd::gateway {
+
+struct GatewayMetrics {
+  prometheus::Registry registry;
+  prometheus::Family& invocation_total = registry.Counter(
+      "gateway_function_invocation_total", "Function invocations", {"function_name", "code"});
+  prometheus::Family& functions_seconds = registry.Histogram(
+      "gateway_functions_seconds", "Function time taken", {"function_name", "code"});
+  prometheus::Family& invocation_started = registry.Counter(
+      "gateway_function_invocation_started", "Function invocations started", {"function_name"});
+  prometheus::Family& inflight = registry.Gauge(
+      "gateway_function_invocation_inflight", "Function invocations in flight", {"function_name"});
+  prometheus::Family& service_count = registry.Gauge(
+      "gateway_service_count", "Desired replicas of each function", {"function_name"});
+  prometheus::Family& service_ready = registry.Gauge(
+      "gateway_service_ready_count", "Ready replicas of each function", {"function_name"});
+  prometheus::Family& cold_starts =
+      registry.Counter("gateway_function_cold_starts_total",
+                       "Invocations that waited for a replica to start", {"function_name"});
+};
+
+}  // namespace funcd::gateway

@@ -1,0 +1,591 @@
+#include "provider/process/cgroup.h"
+
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace funcd::provider {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+using Clock = std::chrono::steady_clock;
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  std::ofstream(path) << text;
+}
+
+// The value of "KEY N" in a flat keyed cgroup file, or -1.
+long long KeyedValue(const std::string& path, const std::string& key) {
+  std::istringstream lines(ReadText(path));
+  std::string k;
+  long long v;
+  while (lines >> k >> v) {
+    if (k == key) {
+      return v;
+    }
+  }
+  return -1;
+}
+
+// ---------------------------------------------------------------- quantities
+
+TEST(QuantityTest, ParsesMemoryQuantities) {
+  const std::pair<const char*, std::uint64_t> cases[] = {
+      {"128Mi", 134217728},
+      {"1Gi", 1073741824},
+      {"2Ti", 2199023255552},
+      {"1Ki", 1024},
+      {"500M", 500000000},
+      {"1k", 1000},
+      {"1G", 1000000000},
+      {"1e6", 1000000},
+      {"1E3", 1000},
+      {"1E", 1000000000000000000},
+      {"1048576", 1048576},
+      {"+64", 64},
+      {"0", 0},
+      {"1.5Gi", 1610612736},
+      {"0.5Ki", 512},
+      {"12e-1", 2},  // 1.2 bytes, rounded up as Kubernetes does
+      {"100m", 1},   // 0.1 bytes: a classic typo for 100M, but valid
+      {"15Ei", 17293822569102704640ull},
+  };
+  for (const auto& [text, bytes] : cases) {
+    auto parsed = ParseMemoryQuantity(text);
+    ASSERT_TRUE(parsed.has_value()) << text << ": " << parsed.error().message;
+    EXPECT_EQ(*parsed, bytes) << text;
+  }
+}
+
+TEST(QuantityTest, RejectsBadMemoryQuantities) {
+  for (const char* text :
+       {"",     "-1", "-128Mi", "abc", "Mi",  "1.2.3", "1KB",  "1ki",  "1K",   " 1",     "1 ",
+        "1 Mi", ".",  "1e",     "1e+", "1e-", "1ee3",  "0x10", "16Ei", "1e20", "1e99999"}) {
+    auto parsed = ParseMemoryQuantity(text);
+    ASSERT_FALSE(parsed.has_value()) << "accepted \"" << text << "\"";
+    EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_THAT(parsed.error().message, HasSubstr("\"" + std::string(text) + "\""));
+  }
+}
+
+TEST(QuantityTest, ParsesCpuQuantitiesToMillis) {
+  const std::pair<const char*, std::uint64_t> cases[] = {
+      {"100m", 100}, {"0.5", 500},  {"2", 2000}, {"1.5", 1500}, {"250m", 250},   {".25", 250},
+      {"0", 0},      {"0.0001", 1}, {"1e-3", 1}, {"1500u", 2},  {"1k", 1000000},
+  };
+  for (const auto& [text, millis] : cases) {
+    auto parsed = ParseCpuQuantity(text);
+    ASSERT_TRUE(parsed.has_value()) << text << ": " << parsed.error().message;
+    EXPECT_EQ(*parsed, millis) << text;
+  }
+  for (const char* text : {"", "-100m", "-0.5", "x", "100mm", "1.5.0", "m", "1 m", "3e2m"}) {
+    auto parsed = ParseCpuQuantity(text);
+    EXPECT_FALSE(parsed.has_value()) << "accepted \"" << text << "\"";
+  }
+}
+
+// ---------------------------------------------------------------- fake trees
+
+// A temporary directory of regular files standing in for /sys/fs/cgroup. The kernel's part
+// (control files appearing in new directories) is played by the test where it matters.
+class FakeTreeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char dir[] = "/tmp/funcd-cgroup-fake-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    root_ = dir;
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  std::string Path(const std::string& relative) const { return root_ + "/" + relative; }
+  std::string Read(const std::string& relative) const { return ReadText(Path(relative)); }
+  void Write(const std::string& relative, const std::string& text) {
+    WriteText(Path(relative), text);
+  }
+  bool Exists(const std::string& relative) const { return std::filesystem::exists(Path(relative)); }
+
+  // A v2 root offering `controllers`, with funcd's parent already holding the core files
+  // that the kernel creates in every non-root cgroup.
+  void MakeV2Tree(const std::string& controllers, const std::string& enabled = "") {
+    Write("cgroup.controllers", controllers + "\n");
+    Write("cgroup.subtree_control", enabled);
+    Write("funcd/cgroup.kill", "");
+    Write("funcd/cgroup.freeze", "0\n");
+  }
+
+  std::string root_;
+};
+
+TEST_F(FakeTreeTest, V2EnablesControllersInRootAndParent) {
+  MakeV2Tree("cpuset cpu io memory hugetlb pids rdma misc");
+  auto manager = CgroupManager::Detect(root_, "funcd");
+  EXPECT_EQ(manager->layout(), CgroupLayout::kV2);
+  EXPECT_EQ(Read("cgroup.subtree_control"), "+cpu +memory +pids");
+  EXPECT_EQ(Read("funcd/cgroup.subtree_control"), "+cpu +memory +pids");
+  for (const char* controller : {"memory", "cpu", "pids", "freezer"}) {
+    EXPECT_TRUE(manager->Supports(controller)) << controller;
+  }
+  EXPECT_FALSE(manager->Supports("io"));
+  EXPECT_THAT(manager->Describe(), StartsWith("cgroup v2: memory cpu pids"));
+}
+
+TEST_F(FakeTreeTest, V2LeavesEnabledControllersAlone) {
+  MakeV2Tree("cpu io memory pids", "cpu io memory pids\n");
+  Write("funcd/cgroup.subtree_control", "memory\n");
+  auto manager = CgroupManager::Detect(root_, "funcd");
+  EXPECT_EQ(Read("cgroup.subtree_control"), "cpu io memory pids\n");  // not written
+  EXPECT_EQ(Read("funcd/cgroup.subtree_control"), "+cpu +pids");      // only what was missing
+}
+
+TEST_F(FakeTreeTest, V2CreateWritesLimitsAndDrivesTheCoreFiles) {
+  MakeV2Tree("cpu memory pids");
+  auto manager = CgroupManager::Detect(root_, "funcd");
+  ResourceLimits limits{.memory_bytes = 64 << 20, .cpu_millis = 1500, .pids = 50};
+  auto cgroup = manager->Create("fn-1", limits);
+  ASSERT_TRUE(cgroup.has_value()) << cgroup.error().message;
+  EXPECT_EQ(Read("funcd/fn-1/memory.max"), "67108864");
+  EXPECT_EQ(Read("funcd/fn-1/cpu.max"), "150000 100000");
+  EXPECT_EQ(Read("funcd/fn-1/pids.max"), "50");
+  EXPECT_THAT((*cgroup)->procs_files(), ElementsAre(Path("funcd/fn-1/cgroup.procs")));
+
+  ASSERT_TRUE((*cgroup)->AddProcess(4242).has_value());
+  EXPECT_EQ(Read("funcd/fn-1/cgroup.procs"), "4242");
+  Write("funcd/fn-1/cgroup.procs", "");  // 4242 is not ours to kill
+
+  Write("funcd/fn-1/memory.events", "low 0\nhigh 0\nmax 7\noom 3\noom_kill 2\n");
+  Write("funcd/fn-1/memory.current", "123456\n");
+  EXPECT_EQ((*cgroup)->OomKills(), 2u);
+  EXPECT_EQ((*cgroup)->MemoryBytes(), 123456u);
+
+  Write("funcd/fn-1/cgroup.events", "populated 1\nfrozen 1\n");
+  ASSERT_TRUE((*cgroup)->Freeze().has_value());
+  EXPECT_EQ(Read("funcd/fn-1/cgroup.freeze"), "1");
+  Write("funcd/fn-1/cgroup.events", "populated 1\nfrozen 0\n");
+  ASSERT_TRUE((*cgroup)->Thaw().has_value());
+  EXPECT_EQ(Read("funcd/fn-1/cgroup.freeze"), "0");
+
+  (*cgroup)->KillAll();
+  EXPECT_EQ(Read("funcd/fn-1/cgroup.kill"), "1");
+}
+
+TEST_F(FakeTreeTest, V2SkipsLimitsOfMissingControllers) {
+  MakeV2Tree("cpu pids");
+  auto manager = CgroupManager::Detect(root_, "funcd");
+  EXPECT_FALSE(manager->Supports("memory"));
+  auto cgroup = manager->Create("fn-1", {.memory_bytes = 1 << 20, .cpu_millis = 250});
+  ASSERT_TRUE(cgroup.has_value()) << cgroup.error().message;
+  EXPECT_FALSE(Exists("funcd/fn-1/memory.max"));
+  EXPECT_EQ(Read("funcd/fn-1/cpu.max"), "25000 100000");
+  EXPECT_EQ((*cgroup)->OomKills(), 0u);
+}
+
+TEST_F(FakeTreeTest, CreateRejectsBadAndDuplicateNames) {
+  MakeV2Tree("cpu memory pids");
+  auto manager = CgroupManager::Detect(root_, "funcd");
+  for (const char* name : {"", "../escape", "a/b", ".hidden", "..", "sp ace"}) {
+    auto cgroup = manager->Create(name, {});
+    ASSERT_FALSE(cgroup.has_value()) << "accepted \"" << name << "\"";
+    EXPECT_EQ(cgroup.error().code, ErrorCode::kInvalidArgument);
+  }
+  EXPECT_FALSE(Exists("escape"));
+  auto first = manager->Create("fn-1", {});
+  ASSERT_TRUE(first.has_value());
+  auto second = manager->Create("fn-1", {});
+  ASSERT_FALSE(second.has_value());
+  EXPECT_EQ(second.error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST_F(FakeTreeTest, V1WritesPerControllerFilesAndUsesTheV2TreeToKill) {
+  Write("memory/cgroup.procs", "");
+  Write("memory/funcd/memory.limit_in_bytes", "9223372036854771712\n");
+  Write("cpu/cgroup.procs", "");
+  Write("cpu/funcd/cpu.cfs_quota_us", "-1\n");
+  Write("pids/cgroup.procs", "");
+  Write("pids/funcd/pids.max", "max\n");
+  Write("unified/cgroup.controllers", "");
+  Write("unified/funcd/cgroup.kill", "");
+  auto manager = CgroupManager::Detect(root_, "funcd");
+  EXPECT_EQ(manager->layout(), CgroupLayout::kV1);
+  EXPECT_TRUE(manager->Supports("memory"));
+  EXPECT_TRUE(manager->Supports("cpu"));
+  EXPECT_TRUE(manager->Supports("pids"));
+  EXPECT_FALSE(manager->Supports("freezer"));
+  EXPECT_THAT(manager->Describe(), StartsWith("cgroup v1: memory cpu pids (v2 tree: cgroup.kill)"));
+  EXPECT_THAT(manager->Describe(), HasSubstr("freezer: not mounted"));
+
+  auto cgroup = manager->Create("fn", {.memory_bytes = 20 << 20, .cpu_millis = 5, .pids = 10});
+  ASSERT_TRUE(cgroup.has_value()) << cgroup.error().message;
+  EXPECT_EQ(Read("memory/funcd/fn/memory.limit_in_bytes"), "20971520");
+  EXPECT_EQ(Read("cpu/funcd/fn/cpu.cfs_quota_us"), "1000");  // 5m is below the kernel's minimum
+  EXPECT_EQ(Read("pids/funcd/fn/pids.max"), "10");
+  EXPECT_EQ((*cgroup)->procs_files().size(), 4u);
+  EXPECT_EQ((*cgroup)->Freeze().error().code, ErrorCode::kUnimplemented);
+  (*cgroup)->KillAll();
+  EXPECT_EQ(Read("unified/funcd/fn/cgroup.kill"), "1");
+}
+
+TEST_F(FakeTreeTest, NothingMountedMeansNoCgroups) {
+  auto manager = CgroupManager::Detect(root_, "funcd");
+  EXPECT_EQ(manager->layout(), CgroupLayout::kNone);
+  EXPECT_THAT(manager->Describe(), HasSubstr("none usable"));
+  auto cgroup = manager->Create("fn", {});
+  ASSERT_FALSE(cgroup.has_value());
+  EXPECT_EQ(cgroup.error().code, ErrorCode::kUnavailable);
+}
+
+// ---------------------------------------------------------------- this machine's cgroups
+
+constexpr char kRoot[] = "/sys/fs/cgroup";
+
+// Forks a child that joins `cgroup` before it execs `argv`, as the supervisor does.
+pid_t SpawnIn(const Cgroup* cgroup, const std::vector<std::string>& argv, int stdin_fd = -1,
+              int stdout_fd = -1) {
+  std::vector<char*> args;
+  for (const std::string& arg : argv) {
+    args.push_back(const_cast<char*>(arg.c_str()));
+  }
+  args.push_back(nullptr);
+  std::vector<const char*> procs;
+  if (cgroup != nullptr) {
+    for (const std::string& file : cgroup->procs_files()) {
+      procs.push_back(file.c_str());
+    }
+  }
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    for (const char* file : procs) {
+      int fd = ::open(file, O_WRONLY);
+      if (fd < 0 || ::write(fd, "0", 1) != 1) {
+        ::_exit(126);
+      }
+      ::close(fd);
+    }
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(stdin_fd >= 0 ? stdin_fd : null, STDIN_FILENO);
+    ::dup2(stdout_fd >= 0 ? stdout_fd : null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+// The wait status of `pid` (blocking).
+int WaitStatus(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+bool KilledBySigkill(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+
+template <typename Predicate>
+bool WaitUntil(Predicate predicate, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
+  const auto deadline = Clock::now() + timeout;
+  while (!predicate()) {
+    if (Clock::now() > deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+class RealCgroupTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) {
+      GTEST_SKIP() << "cgroup tests need root";
+    }
+    // Own parent per test process: tests run in parallel and CleanupStale empties it.
+    parent_ = "funcd-test-" + std::to_string(::getpid());
+    manager_ = CgroupManager::Detect(kRoot, parent_);
+    if (manager_->layout() == CgroupLayout::kNone) {
+      GTEST_SKIP() << "no usable cgroups: " << manager_->Describe();
+    }
+  }
+  void TearDown() override {
+    for (pid_t pid : children_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    manager_.reset();
+    if (parent_.empty() || !std::filesystem::exists(kRoot)) {
+      return;
+    }
+    std::filesystem::path v2_parent = std::filesystem::path(kRoot) / parent_;
+    ::rmdir(v2_parent.c_str());
+    for (const auto& hierarchy : std::filesystem::directory_iterator(kRoot)) {
+      ::rmdir((hierarchy.path() / parent_).c_str());
+    }
+  }
+
+  pid_t Spawn(const Cgroup* cgroup, const std::vector<std::string>& argv, int stdin_fd = -1,
+              int stdout_fd = -1) {
+    pid_t pid = SpawnIn(cgroup, argv, stdin_fd, stdout_fd);
+    children_.push_back(pid);
+    return pid;
+  }
+  int Wait(pid_t pid) {
+    std::erase(children_, pid);
+    return WaitStatus(pid);
+  }
+
+  // The directory of `cgroup` that holds `controller`'s files.
+  std::string DirOf(const Cgroup& cgroup, const std::string& controller) const {
+    for (const std::string& file : cgroup.procs_files()) {
+      std::string dir = std::filesystem::path(file).parent_path();
+      if (manager_->layout() == CgroupLayout::kV2 ||
+          dir.rfind(std::string(kRoot) + "/" + controller + "/", 0) == 0) {
+        return dir;
+      }
+    }
+    return "";
+  }
+  std::string ControlFile(const Cgroup& cgroup, const std::string& controller,
+                          const std::string& v1_file, const std::string& v2_file) const {
+    const bool v2 = manager_->layout() == CgroupLayout::kV2;
+    return DirOf(cgroup, controller) + "/" + (v2 ? v2_file : v1_file);
+  }
+
+  std::unique_ptr<Cgroup> MustCreate(const std::string& name, const ResourceLimits& limits) {
+    auto cgroup = manager_->Create(name, limits);
+    EXPECT_TRUE(cgroup.has_value()) << cgroup.error().message;
+    return cgroup.has_value() ? std::move(*cgroup) : nullptr;
+  }
+
+  std::string parent_;
+  std::unique_ptr<CgroupManager> manager_;
+  std::vector<pid_t> children_;
+};
+
+TEST_F(RealCgroupTest, MemoryLimitKillsAGreedyProcess) {
+  if (!manager_->Supports("memory")) {
+    GTEST_SKIP() << "no memory controller: " << manager_->Describe();
+  }
+  auto cgroup = MustCreate("mem", {.memory_bytes = 20 << 20});
+  ASSERT_NE(cgroup, nullptr);
+  EXPECT_EQ(ReadText(ControlFile(*cgroup, "memory", "memory.limit_in_bytes", "memory.max")),
+            "20971520\n");
+  // tail keeps everything after the last newline: with none, it holds all its input.
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  pid_t tail = Spawn(cgroup.get(), {"tail", "-n", "1"}, pipe_fds[0]);
+  ::close(pipe_fds[0]);
+  auto old_sigpipe = ::signal(SIGPIPE, SIG_IGN);
+  const std::string chunk(1 << 20, '\0');
+  for (int i = 0; i < 200; ++i) {  // 200 MiB at most: ends early once tail is killed
+    if (::write(pipe_fds[1], chunk.data(), chunk.size()) < 0) {
+      break;
+    }
+  }
+  ::close(pipe_fds[1]);
+  ::signal(SIGPIPE, old_sigpipe);
+  EXPECT_TRUE(KilledBySigkill(Wait(tail)));
+  EXPECT_GE(cgroup->OomKills(), 1u);
+}
+
+TEST_F(RealCgroupTest, PidsLimitStopsAForkLoop) {
+  if (!manager_->Supports("pids")) {
+    GTEST_SKIP() << "no pids controller: " << manager_->Describe();
+  }
+  auto cgroup = MustCreate("pids", {.pids = 4});
+  ASSERT_NE(cgroup, nullptr);
+  const std::string dir = DirOf(*cgroup, "pids");
+  EXPECT_EQ(ReadText(dir + "/pids.max"), "4\n");
+  pid_t sh =
+      Spawn(cgroup.get(), {"sh", "-c", "i=0; while [ $i -lt 20 ]; do sleep 30 & i=$((i+1)); done"});
+  int status = Wait(sh);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "the shell forked 20 times";
+  EXPECT_GE(KeyedValue(dir + "/pids.events", "max"), 1);
+  EXPECT_LE(cgroup->Processes().size(), 4u);
+  EXPECT_FALSE(cgroup->Processes().empty());
+}
+
+TEST_F(RealCgroupTest, CpuQuotaIsWrittenAndThrottles) {
+  if (!manager_->Supports("cpu")) {
+    GTEST_SKIP() << "no cpu controller: " << manager_->Describe();
+  }
+  auto cgroup = MustCreate("cpu", {.cpu_millis = 250});
+  ASSERT_NE(cgroup, nullptr);
+  const bool v2 = manager_->layout() == CgroupLayout::kV2;
+  const std::string dir = DirOf(*cgroup, "cpu");
+  if (v2) {
+    EXPECT_EQ(ReadText(dir + "/cpu.max"), "25000 100000\n");
+  } else {
+    EXPECT_EQ(ReadText(dir + "/cpu.cfs_quota_us"), "25000\n");
+    EXPECT_EQ(ReadText(dir + "/cpu.cfs_period_us"), "100000\n");
+  }
+  Spawn(cgroup.get(), {"sh", "-c", "while :; do :; done"});
+  EXPECT_TRUE(WaitUntil([&] { return KeyedValue(dir + "/cpu.stat", "nr_throttled") > 0; }))
+      << ReadText(dir + "/cpu.stat");
+}
+
+TEST_F(RealCgroupTest, KillAllKillsTheWholeTree) {
+  auto cgroup = MustCreate("tree", {});
+  ASSERT_NE(cgroup, nullptr);
+  pid_t sh = Spawn(cgroup.get(), {"sh", "-c", "sleep 30 & sleep 30 & wait"});
+  ASSERT_TRUE(WaitUntil([&] { return cgroup->Processes().size() == 3; }));
+  cgroup->KillAll();
+  ASSERT_TRUE(cgroup->Processes().empty());
+  EXPECT_TRUE(KilledBySigkill(Wait(sh)));
+}
+
+TEST_F(RealCgroupTest, KillAllWithoutCgroupKillSignalsEveryProcess) {
+  if (manager_->layout() != CgroupLayout::kV1) {
+    GTEST_SKIP() << "v1 only: " << manager_->Describe();
+  }
+  // A root that shows the v1 hierarchies but not the v2 tree, as on a pure v1 machine.
+  char root[] = "/tmp/funcd-cgroup-v1-XXXXXX";
+  ASSERT_NE(::mkdtemp(root), nullptr);
+  for (const char* controller : {"memory", "cpu", "pids", "freezer"}) {
+    std::filesystem::create_directory_symlink(std::string(kRoot) + "/" + controller,
+                                              std::string(root) + "/" + controller);
+  }
+  auto v1_only = CgroupManager::Detect(root, parent_);
+  std::filesystem::remove_all(root);
+  EXPECT_THAT(v1_only->Describe(), Not(HasSubstr("cgroup.kill")));
+  auto cgroup = v1_only->Create("tree-v1", {});
+  ASSERT_TRUE(cgroup.has_value()) << cgroup.error().message;
+  pid_t sh = Spawn(cgroup->get(), {"sh", "-c", "sleep 30 & sleep 30 & wait"});
+  ASSERT_TRUE(WaitUntil([&] { return (*cgroup)->Processes().size() == 3; }));
+  (*cgroup)->KillAll();
+  ASSERT_TRUE((*cgroup)->Processes().empty());
+  EXPECT_TRUE(KilledBySigkill(Wait(sh)));
+}
+
+TEST_F(RealCgroupTest, AddProcessMovesARunningProcess) {
+  auto cgroup = MustCreate("add", {});
+  ASSERT_NE(cgroup, nullptr);
+  pid_t sleeper = Spawn(nullptr, {"sleep", "30"});
+  ASSERT_TRUE(cgroup->AddProcess(sleeper).has_value());
+  EXPECT_THAT(cgroup->Processes(), ElementsAre(sleeper));
+  for (const std::string& file : cgroup->procs_files()) {
+    EXPECT_EQ(ReadText(file), std::to_string(sleeper) + "\n") << file;
+  }
+  EXPECT_FALSE(cgroup->AddProcess(0x3ffffff0).has_value());  // above any pid_max
+}
+
+TEST_F(RealCgroupTest, FreezeStopsProgressAndThawResumes) {
+  if (!manager_->Supports("freezer")) {
+    GTEST_SKIP() << "no freezer: " << manager_->Describe();
+  }
+  auto cgroup = MustCreate("freeze", {});
+  ASSERT_NE(cgroup, nullptr);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  ASSERT_EQ(::fcntl(pipe_fds[0], F_SETFL, O_NONBLOCK), 0);  // yes must block, not fail
+  pid_t yes = Spawn(cgroup.get(), {"yes"}, -1, pipe_fds[1]);
+  ::close(pipe_fds[1]);
+  const int out = pipe_fds[0];
+  auto readable = [out](int timeout_ms) {
+    struct pollfd p = {out, POLLIN, 0};
+    return ::poll(&p, 1, timeout_ms) == 1;
+  };
+  auto drain = [out] {
+    char buf[65536];
+    while (::read(out, buf, sizeof(buf)) > 0) {
+    }
+  };
+  ASSERT_TRUE(readable(2000));
+  const std::string state = DirOf(*cgroup, "freezer") + "/freezer.state";
+  const bool v1_freezer = manager_->layout() == CgroupLayout::kV1 && std::filesystem::exists(state);
+
+  ASSERT_TRUE(cgroup->Freeze().has_value());
+  if (v1_freezer) {
+    EXPECT_EQ(ReadText(state), "FROZEN\n");
+  }
+  drain();
+  EXPECT_FALSE(readable(100)) << "a frozen process wrote";
+
+  ASSERT_TRUE(cgroup->Thaw().has_value());
+  if (v1_freezer) {
+    EXPECT_EQ(ReadText(state), "THAWED\n");
+  }
+  EXPECT_TRUE(readable(2000)) << "the thawed process did not resume";
+
+  // A frozen cgroup can still be killed and removed.
+  ASSERT_TRUE(cgroup->Freeze().has_value());
+  const std::string dir = DirOf(*cgroup, "freezer");
+  cgroup.reset();
+  ASSERT_FALSE(std::filesystem::exists(dir));
+  EXPECT_TRUE(KilledBySigkill(Wait(yes)));
+  ::close(out);
+}
+
+TEST_F(RealCgroupTest, DestructionKillsAndRemovesTheDirectories) {
+  auto cgroup = MustCreate("gone", {.memory_bytes = 64 << 20, .pids = 10});
+  ASSERT_NE(cgroup, nullptr);
+  std::vector<std::string> dirs;
+  for (const std::string& file : cgroup->procs_files()) {
+    dirs.push_back(std::filesystem::path(file).parent_path());
+    EXPECT_TRUE(std::filesystem::is_directory(dirs.back()));
+  }
+  ASSERT_FALSE(dirs.empty());
+  pid_t sleeper = Spawn(cgroup.get(), {"sleep", "30"});
+  ASSERT_TRUE(WaitUntil([&] { return cgroup->Processes().size() == 1; }));
+  cgroup.reset();
+  for (const std::string& dir : dirs) {
+    ASSERT_FALSE(std::filesystem::exists(dir)) << dir;
+  }
+  EXPECT_TRUE(KilledBySigkill(Wait(sleeper)));
+}
+
+TEST_F(RealCgroupTest, CleanupStaleRemovesLeftoversOfAPreviousRun) {
+  // What a crashed run leaves: the replica's directories, with a process inside.
+  std::vector<std::string> procs;
+  std::vector<std::string> dirs;
+  for (const auto& hierarchy : std::filesystem::directory_iterator(kRoot)) {
+    std::filesystem::path parent = hierarchy.path() / parent_;
+    if (std::filesystem::is_directory(parent)) {
+      dirs.push_back(parent / "stale-1");
+      ASSERT_EQ(::mkdir(dirs.back().c_str(), 0755), 0) << dirs.back();
+      procs.push_back(dirs.back() + "/cgroup.procs");
+    }
+  }
+  if (manager_->layout() == CgroupLayout::kV2) {
+    dirs.push_back(std::string(kRoot) + "/" + parent_ + "/stale-1");
+    ASSERT_EQ(::mkdir(dirs.back().c_str(), 0755), 0);
+    procs.push_back(dirs.back() + "/cgroup.procs");
+  }
+  ASSERT_FALSE(dirs.empty());
+  pid_t sleeper = Spawn(nullptr, {"sleep", "30"});
+  for (const std::string& file : procs) {
+    std::ofstream(file) << sleeper;
+  }
+  ASSERT_EQ(ReadText(procs.front()), std::to_string(sleeper) + "\n");
+
+  auto restarted = CgroupManager::Detect(kRoot, parent_);
+  restarted->CleanupStale();
+  for (const std::string& dir : dirs) {
+    ASSERT_FALSE(std::filesystem::exists(dir)) << dir;
+  }
+  EXPECT_TRUE(KilledBySigkill(Wait(sleeper)));
+}
+
+}  // namespace
+}  // namespace funcd::provider

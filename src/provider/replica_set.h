@@ -1,0 +1,65 @@
+#pragma once
+
+// The replicas of one function that can take requests, as the invoker sees them. The
+// runtime adds a replica once it is ready and removes it before stopping it; the invoker
+// picks the least busy replica with room (max_inflight) and holds requests while none has.
+//
+// Thread-safe: the runtime's thread and every I/O thread use it.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/wakeup.h"
+#include "http/client.h"
+
+namespace funcd::provider {
+
+struct Replica {
+  Replica(std::uint64_t id, http::Endpoint endpoint, std::string instance,
+          std::int64_t max_inflight)
+      : id(id),
+        endpoint(std::move(endpoint)),
+        instance(std::move(instance)),
+        max_inflight(max_inflight) {}
+
+  const std::uint64_t id;           // unique for the life of the server
+  const http::Endpoint endpoint;    // where its watchdog listens
+  const std::string instance;       // name in logs ("figlet-3")
+  const std::int64_t max_inflight;  // 0: no limit
+  std::atomic<std::int64_t> inflight{0};
+};
+
+class ReplicaSet {
+ public:
+  // The least loaded replica with room, counting the request as in flight; nullptr when
+  // there is none (no replica, or every one at max_inflight).
+  std::shared_ptr<Replica> Acquire();
+  // Ends a request acquired with Acquire.
+  void Release(const std::shared_ptr<Replica>& replica);
+
+  // A ready replica joins; waiting requests are woken.
+  void Add(std::shared_ptr<Replica> replica);
+  // A replica stops taking requests (requests in flight go on). Returns it, or nullptr.
+  std::shared_ptr<Replica> Remove(std::uint64_t id);
+  std::vector<std::shared_ptr<Replica>> List() const;
+  std::size_t size() const;
+  std::int64_t inflight() const;
+
+  // Registers a waiter, woken when a replica joins or a full replica frees a slot.
+  void AddWaiter(const std::shared_ptr<Wakeup>& waiter);
+  void RemoveWaiter(const std::shared_ptr<Wakeup>& waiter);
+  std::size_t waiting() const;
+
+ private:
+  void WakeAllLocked();
+
+  mutable std::mutex mu_;
+  std::vector<std::shared_ptr<Replica>> replicas_;
+  std::vector<std::shared_ptr<Wakeup>> waiters_;
+};
+
+}  // namespace funcd::provider
