@@ -11,6 +11,7 @@
 //   /ws             switches protocols and echoes raw bytes
 //   /reset          closes the connection without answering
 //   /exit           the process exits with status 3
+//   /_/health       200 "OK" (for running without a watchdog)
 //   anything else   200 "path=<path> query=<query>"
 
 #include <signal.h>
@@ -120,6 +121,8 @@ class Fixture final : public http::Handler {
     } else if (path == "/reset") {
       ex.MarkUpgraded();  // the server must not answer; closing is the point
       ex.connection().Close();
+    } else if (path == "/_/health") {
+      co_await ex.Respond(200, "OK");
     } else if (path == "/exit") {
       Logf("fixture exiting on request");
       std::_Exit(3);
@@ -132,7 +135,11 @@ class Fixture final : public http::Handler {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --port N, else $http_port (what funcd gives each replica), else any free port.
   int port = 0;
+  if (const char* env_port = std::getenv("http_port")) {
+    port = std::atoi(env_port);
+  }
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string_view(argv[i]) == "--port") {
       port = std::atoi(argv[i + 1]);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -294,14 +295,24 @@ pid_t SpawnIn(const Cgroup* cgroup, const std::vector<std::string>& argv, int st
   return pid;
 }
 
-// The wait status of `pid` (blocking).
-int WaitStatus(pid_t pid) {
+// The wait status of `pid`, or nullopt when it has not exited within `timeout` (so that a
+// process the code under test failed to kill fails the test instead of hanging it).
+std::optional<int> WaitStatus(pid_t pid,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto deadline = Clock::now() + timeout;
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (Clock::now() > deadline) {
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return status;
 }
 
-bool KilledBySigkill(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL; }
+bool KilledBySigkill(std::optional<int> status) {
+  return status && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL;
+}
 
 template <typename Predicate>
 bool WaitUntil(Predicate predicate, std::chrono::milliseconds timeout = std::chrono::seconds(3)) {
@@ -331,7 +342,7 @@ class RealCgroupTest : public ::testing::Test {
   void TearDown() override {
     for (pid_t pid : children_) {
       ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
+      (void)WaitStatus(pid, std::chrono::seconds(1));
     }
     manager_.reset();
     if (parent_.empty() || !std::filesystem::exists(kRoot)) {
@@ -350,9 +361,12 @@ class RealCgroupTest : public ::testing::Test {
     children_.push_back(pid);
     return pid;
   }
-  int Wait(pid_t pid) {
-    std::erase(children_, pid);
-    return WaitStatus(pid);
+  std::optional<int> Wait(pid_t pid) {
+    std::optional<int> status = WaitStatus(pid);
+    if (status) {
+      std::erase(children_, pid);
+    }
+    return status;
   }
 
   // The directory of `cgroup` that holds `controller`'s files.
@@ -419,8 +433,9 @@ TEST_F(RealCgroupTest, PidsLimitStopsAForkLoop) {
   EXPECT_EQ(ReadText(dir + "/pids.max"), "4\n");
   pid_t sh =
       Spawn(cgroup.get(), {"sh", "-c", "i=0; while [ $i -lt 20 ]; do sleep 30 & i=$((i+1)); done"});
-  int status = Wait(sh);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "the shell forked 20 times";
+  std::optional<int> status = Wait(sh);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) != 0) << "the shell forked 20 times";
   EXPECT_GE(KeyedValue(dir + "/pids.events", "max"), 1);
   EXPECT_LE(cgroup->Processes().size(), 4u);
   EXPECT_FALSE(cgroup->Processes().empty());

@@ -49,6 +49,17 @@ Result<std::pair<UniqueFd, std::uint16_t>> ListenLoopback() {
   return std::make_pair(std::move(fd), ntohs(addr.sin_port));
 }
 
+// A loopback port that is free now (bound, then released) for a server that binds it itself.
+Result<std::uint16_t> FreeLoopbackPort() {
+  FUNCD_ASSIGN_OR_RETURN(auto listener, ListenLoopback());
+  return listener.second;
+}
+
+std::string Annotation(const FunctionSpec& spec, const std::string& key) {
+  auto it = spec.annotations.find(key);
+  return it == spec.annotations.end() ? "" : it->second;
+}
+
 // A read-only copy of a secret's value that bubblewrap reads into the sandbox.
 Result<UniqueFd> SecretFd(const std::string& name, const std::string& value) {
   UniqueFd fd(::memfd_create(StrCat("secret-", name).c_str(), MFD_CLOEXEC));
@@ -149,6 +160,7 @@ struct ProcessProvider::Instance {
   Clock::time_point started_at;
   Clock::time_point ready_at;
   std::int64_t max_inflight = 0;
+  std::uint64_t oom_kills_reported = 0;
 };
 
 ProcessProvider::ProcessProvider(ProcessProviderOptions options,
@@ -367,12 +379,28 @@ void ProcessProvider::StartInstance(const std::shared_ptr<Function>& fn,
     });
   };
 
-  auto listener = ListenLoopback();
-  if (!listener) {
-    fail(listener.error().message);
-    return;
+  // com.funcd.watchdog=none runs the function's own HTTP server as the replica (it must
+  // listen on $port and answer its health path); otherwise fwatchdog fronts it and gets a
+  // listening socket from us.
+  const bool direct = Annotation(spec, "com.funcd.watchdog") == "none";
+  UniqueFd listen_fd;
+  std::uint16_t port = 0;
+  if (direct) {
+    auto free_port = FreeLoopbackPort();
+    if (!free_port) {
+      fail(free_port.error().message);
+      return;
+    }
+    port = *free_port;
+  } else {
+    auto listener = ListenLoopback();
+    if (!listener) {
+      fail(listener.error().message);
+      return;
+    }
+    listen_fd = std::move(listener->first);
+    port = listener->second;
   }
-  auto [listen_fd, port] = std::move(*listener);
   instance->endpoint =
       http::Endpoint(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
 
@@ -400,10 +428,28 @@ void ProcessProvider::StartInstance(const std::shared_ptr<Function>& fn,
   }
   env["OPENFAAS_NAME"] = spec.ref.name;
   env["OPENFAAS_NAMESPACE"] = spec.ref.namespace_name;
-  env["listen_fd"] = "3";
-  env["port"] = std::to_string(port);
-  env["bind_address"] = "127.0.0.1";
-  env["metrics_port"] = "0";
+  if (direct) {
+    env["port"] = std::to_string(port);
+    env["http_port"] = std::to_string(port);
+  } else {
+    env["listen_fd"] = "3";
+    env["port"] = std::to_string(port);
+    env["bind_address"] = "127.0.0.1";
+    env["metrics_port"] = "0";
+    if (env["mode"] == "http") {
+      // Every replica's server gets a port of its own ($http_port), so replicas and
+      // functions never fight over one; upstream_url follows unless the function pins it.
+      auto upstream = FreeLoopbackPort();
+      if (!upstream) {
+        fail(upstream.error().message);
+        return;
+      }
+      env["http_port"] = std::to_string(*upstream);
+      if (!env.contains("upstream_url") && !env.contains("http_upstream_url")) {
+        env["upstream_url"] = StrCat("http://127.0.0.1:", *upstream);
+      }
+    }
+  }
   env["TMPDIR"] = sandboxed ? "/tmp" : StrCat(run_dir, "/tmp");
   instance->max_inflight = std::max<std::int64_t>(0, ParseInt(env["max_inflight"]).value_or(0));
   if (env["max_inflight"].empty()) {
@@ -418,7 +464,17 @@ void ProcessProvider::StartInstance(const std::shared_ptr<Function>& fn,
   spawn.env = std::move(env_entries);
   spawn.stdin_mode = Stdio::kNull;
   spawn.die_with_parent = true;
-  spawn.inherit_fds.emplace_back(listen_fd.get(), 3);
+  if (listen_fd.valid()) {
+    spawn.inherit_fds.emplace_back(listen_fd.get(), 3);
+  }
+  std::vector<std::string> command = {sandboxed ? "/opt/funcd/fwatchdog" : options_.fwatchdog};
+  if (direct) {
+    command = SplitCommand(env.contains("fprocess") ? env["fprocess"] : "");
+    if (command.empty()) {
+      fail("com.funcd.watchdog=none needs fprocess: the command of the HTTP server");
+      return;
+    }
+  }
   std::vector<UniqueFd> secret_fds;
   if (sandboxed) {
     SandboxSpec sandbox;
@@ -430,7 +486,9 @@ void ProcessProvider::StartInstance(const std::shared_ptr<Function>& fn,
     sandbox.hostname = spec.ref.name;
     sandbox.working_dir = fn->image.app_dir.empty() ? "/" : "/home/app";
     sandbox.read_only_root = true;
-    sandbox.command = {"/opt/funcd/fwatchdog"};
+    sandbox.command = command;
+    // com.funcd.network=isolated: a network namespace of its own (loopback only).
+    sandbox.share_network = Annotation(spec, "com.funcd.network") != "isolated";
     int next_fd = 4;
     for (const std::string& secret : spec.secrets) {
       auto value = options_.read_secret ? options_.read_secret(spec.ref.namespace_name, secret)
@@ -459,7 +517,7 @@ void ProcessProvider::StartInstance(const std::shared_ptr<Function>& fn,
     ::mkdir(options_.run_dir.c_str(), 0755);
     ::mkdir(run_dir.c_str(), 0755);
     ::mkdir(StrCat(run_dir, "/tmp").c_str(), 0700);
-    spawn.argv = {options_.fwatchdog};
+    spawn.argv = command;
     spawn.working_dir = fn->image.app_dir.empty() ? run_dir : fn->image.app_dir;
     if (!spec.secrets.empty()) {
       Event(*fn, instance->name, "secrets are not available without the sandbox");
@@ -567,7 +625,8 @@ asio::awaitable<void> ProcessProvider::Supervise(std::shared_ptr<Function> fn,
   }
   std::string text = StrCat("replica exited: ", status.ToString());
   if (instance->cgroup) {
-    if (instance->cgroup->OomKills() > 0 && fn->spec.limits.memory_bytes) {
+    if (instance->cgroup->OomKills() > instance->oom_kills_reported &&
+        fn->spec.limits.memory_bytes) {
       text += StrCat(" (out of memory: limit ", FormatBytes(*fn->spec.limits.memory_bytes), ")");
     }
     instance->cgroup->KillAll();
@@ -653,14 +712,32 @@ asio::awaitable<void> ProcessProvider::CheckHealth(std::shared_ptr<Function> fn,
              static_cast<long long>(startup.count()));
   Reconcile(fn);  // an update may now retire an old replica
 
-  // Liveness.
+  // Liveness, and the kernel's out-of-memory kills inside the replica's cgroup (a forked
+  // process can be killed while the replica itself survives).
   int failures = 0;
+  const auto tick = std::min<std::chrono::milliseconds>(options_.health_interval, 1s);
+  auto next_check = Clock::now() + options_.health_interval;
   while (alive()) {
-    timer.expires_after(options_.health_interval);
+    timer.expires_after(tick);
     co_await timer.async_wait(kUseAwaitableNoThrow);
     if (!alive()) {
       co_return;
     }
+    if (instance->cgroup) {
+      const std::uint64_t kills = instance->cgroup->OomKills();
+      if (kills > instance->oom_kills_reported) {
+        instance->oom_kills_reported = kills;
+        Event(*fn, instance->name,
+              StrCat("out of memory: the kernel killed a process of this replica (limit ",
+                     fn->spec.limits.memory_bytes ? FormatBytes(*fn->spec.limits.memory_bytes)
+                                                  : std::string("none"),
+                     ")"));
+      }
+    }
+    if (Clock::now() < next_check) {
+      continue;
+    }
+    next_check = Clock::now() + options_.health_interval;
     const bool healthy = co_await ProbeHealth(*instance->health_pool, path);
     if (!alive()) {
       co_return;
