@@ -25,14 +25,19 @@ struct ResourceLimits {
 };
 
 // Kubernetes quantities. Memory: "128Mi", "1Gi", "500M", "1e6", "1048576" -> bytes.
-// CPU: "100m", "0.5", "2" -> millicpus. Errors: kInvalidArgument naming the bad text.
+// CPU: "100m", "0.5", "2" -> millicpus. Fractions round up, as Kubernetes' Value() and
+// MilliValue() do. Errors: kInvalidArgument naming the bad text (also negative, empty, or
+// beyond 2^64-1).
 Result<std::uint64_t> ParseMemoryQuantity(std::string_view text);
 Result<std::uint64_t> ParseCpuQuantity(std::string_view text);
 
 enum class CgroupLayout { kNone, kV1, kV2 };
 
 // One replica's cgroup (one directory per v1 controller, or one v2 directory). Move-only.
-// Destruction kills every process still inside and removes the directories.
+// Destruction kills every process still inside and removes the directories. Methods only
+// read and write cgroup files; use from one thread at a time. KillAll, Freeze, Thaw and
+// destruction wait for the kernel to finish (normally well under a millisecond; at most
+// about 2 s).
 class Cgroup {
  public:
   virtual ~Cgroup() = default;
@@ -56,7 +61,10 @@ class Cgroup {
 class CgroupManager {
  public:
   // Looks at `root` (normally /sys/fs/cgroup) and `parent` (the subtree funcd owns, created
-  // under each controller, e.g. "funcd").
+  // under each controller, e.g. "funcd"; one path component). Creates the parent directories
+  // and, on v2, enables the memory, cpu and pids controllers in root's and parent's
+  // cgroup.subtree_control. Never fails: what is unusable shows in layout(), Supports() and
+  // Describe(). The manager is immutable afterwards and thread-safe.
   static std::unique_ptr<CgroupManager> Detect(std::string root = "/sys/fs/cgroup",
                                                std::string parent = "funcd");
   virtual ~CgroupManager() = default;
@@ -68,7 +76,9 @@ class CgroupManager {
   virtual std::string Describe() const = 0;
   // Creates PARENT/NAME under every usable controller and applies the limits that apply.
   // Limits whose controller is missing are skipped (Supports() tells). Errors: kUnavailable
-  // (no permission), kInvalidArgument (bad name).
+  // (no permission, or layout() is kNone), kInvalidArgument (bad name, or a limit the kernel
+  // refuses), kAlreadyExists (NAME exists: a live replica, or a leftover CleanupStale removes).
+  // Names are one path component of [A-Za-z0-9._-], not starting with '.'.
   virtual Result<std::unique_ptr<Cgroup>> Create(std::string_view name,
                                                  const ResourceLimits& limits) = 0;
   // Removes leftover replica cgroups from a previous run (after a crash), killing what is

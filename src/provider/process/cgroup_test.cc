@@ -1,3 +1,5 @@
+// CgroupManager on this machine's cgroups: real limits, kills and freezing. Needs root.
+
 #include "provider/process/cgroup.h"
 
 #include <fcntl.h>
@@ -24,7 +26,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using ::testing::StartsWith;
 using Clock = std::chrono::steady_clock;
 
 std::string ReadText(const std::string& path) {
@@ -32,11 +33,6 @@ std::string ReadText(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-void WriteText(const std::string& path, const std::string& text) {
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-  std::ofstream(path) << text;
 }
 
 // The value of "KEY N" in a flat keyed cgroup file, or -1.
@@ -51,214 +47,6 @@ long long KeyedValue(const std::string& path, const std::string& key) {
   }
   return -1;
 }
-
-// ---------------------------------------------------------------- quantities
-
-TEST(QuantityTest, ParsesMemoryQuantities) {
-  const std::pair<const char*, std::uint64_t> cases[] = {
-      {"128Mi", 134217728},
-      {"1Gi", 1073741824},
-      {"2Ti", 2199023255552},
-      {"1Ki", 1024},
-      {"500M", 500000000},
-      {"1k", 1000},
-      {"1G", 1000000000},
-      {"1e6", 1000000},
-      {"1E3", 1000},
-      {"1E", 1000000000000000000},
-      {"1048576", 1048576},
-      {"+64", 64},
-      {"0", 0},
-      {"1.5Gi", 1610612736},
-      {"0.5Ki", 512},
-      {"12e-1", 2},  // 1.2 bytes, rounded up as Kubernetes does
-      {"100m", 1},   // 0.1 bytes: a classic typo for 100M, but valid
-      {"15Ei", 17293822569102704640ull},
-  };
-  for (const auto& [text, bytes] : cases) {
-    auto parsed = ParseMemoryQuantity(text);
-    ASSERT_TRUE(parsed.has_value()) << text << ": " << parsed.error().message;
-    EXPECT_EQ(*parsed, bytes) << text;
-  }
-}
-
-TEST(QuantityTest, RejectsBadMemoryQuantities) {
-  for (const char* text :
-       {"",     "-1", "-128Mi", "abc", "Mi",  "1.2.3", "1KB",  "1ki",  "1K",   " 1",     "1 ",
-        "1 Mi", ".",  "1e",     "1e+", "1e-", "1ee3",  "0x10", "16Ei", "1e20", "1e99999"}) {
-    auto parsed = ParseMemoryQuantity(text);
-    ASSERT_FALSE(parsed.has_value()) << "accepted \"" << text << "\"";
-    EXPECT_EQ(parsed.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_THAT(parsed.error().message, HasSubstr("\"" + std::string(text) + "\""));
-  }
-}
-
-TEST(QuantityTest, ParsesCpuQuantitiesToMillis) {
-  const std::pair<const char*, std::uint64_t> cases[] = {
-      {"100m", 100}, {"0.5", 500},  {"2", 2000}, {"1.5", 1500}, {"250m", 250},   {".25", 250},
-      {"0", 0},      {"0.0001", 1}, {"1e-3", 1}, {"1500u", 2},  {"1k", 1000000},
-  };
-  for (const auto& [text, millis] : cases) {
-    auto parsed = ParseCpuQuantity(text);
-    ASSERT_TRUE(parsed.has_value()) << text << ": " << parsed.error().message;
-    EXPECT_EQ(*parsed, millis) << text;
-  }
-  for (const char* text : {"", "-100m", "-0.5", "x", "100mm", "1.5.0", "m", "1 m", "3e2m"}) {
-    auto parsed = ParseCpuQuantity(text);
-    EXPECT_FALSE(parsed.has_value()) << "accepted \"" << text << "\"";
-  }
-}
-
-// ---------------------------------------------------------------- fake trees
-
-// A temporary directory of regular files standing in for /sys/fs/cgroup. The kernel's part
-// (control files appearing in new directories) is played by the test where it matters.
-class FakeTreeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    char dir[] = "/tmp/funcd-cgroup-fake-XXXXXX";
-    ASSERT_NE(::mkdtemp(dir), nullptr);
-    root_ = dir;
-  }
-  void TearDown() override { std::filesystem::remove_all(root_); }
-
-  std::string Path(const std::string& relative) const { return root_ + "/" + relative; }
-  std::string Read(const std::string& relative) const { return ReadText(Path(relative)); }
-  void Write(const std::string& relative, const std::string& text) {
-    WriteText(Path(relative), text);
-  }
-  bool Exists(const std::string& relative) const { return std::filesystem::exists(Path(relative)); }
-
-  // A v2 root offering `controllers`, with funcd's parent already holding the core files
-  // that the kernel creates in every non-root cgroup.
-  void MakeV2Tree(const std::string& controllers, const std::string& enabled = "") {
-    Write("cgroup.controllers", controllers + "\n");
-    Write("cgroup.subtree_control", enabled);
-    Write("funcd/cgroup.kill", "");
-    Write("funcd/cgroup.freeze", "0\n");
-  }
-
-  std::string root_;
-};
-
-TEST_F(FakeTreeTest, V2EnablesControllersInRootAndParent) {
-  MakeV2Tree("cpuset cpu io memory hugetlb pids rdma misc");
-  auto manager = CgroupManager::Detect(root_, "funcd");
-  EXPECT_EQ(manager->layout(), CgroupLayout::kV2);
-  EXPECT_EQ(Read("cgroup.subtree_control"), "+cpu +memory +pids");
-  EXPECT_EQ(Read("funcd/cgroup.subtree_control"), "+cpu +memory +pids");
-  for (const char* controller : {"memory", "cpu", "pids", "freezer"}) {
-    EXPECT_TRUE(manager->Supports(controller)) << controller;
-  }
-  EXPECT_FALSE(manager->Supports("io"));
-  EXPECT_THAT(manager->Describe(), StartsWith("cgroup v2: memory cpu pids"));
-}
-
-TEST_F(FakeTreeTest, V2LeavesEnabledControllersAlone) {
-  MakeV2Tree("cpu io memory pids", "cpu io memory pids\n");
-  Write("funcd/cgroup.subtree_control", "memory\n");
-  auto manager = CgroupManager::Detect(root_, "funcd");
-  EXPECT_EQ(Read("cgroup.subtree_control"), "cpu io memory pids\n");  // not written
-  EXPECT_EQ(Read("funcd/cgroup.subtree_control"), "+cpu +pids");      // only what was missing
-}
-
-TEST_F(FakeTreeTest, V2CreateWritesLimitsAndDrivesTheCoreFiles) {
-  MakeV2Tree("cpu memory pids");
-  auto manager = CgroupManager::Detect(root_, "funcd");
-  ResourceLimits limits{.memory_bytes = 64 << 20, .cpu_millis = 1500, .pids = 50};
-  auto cgroup = manager->Create("fn-1", limits);
-  ASSERT_TRUE(cgroup.has_value()) << cgroup.error().message;
-  EXPECT_EQ(Read("funcd/fn-1/memory.max"), "67108864");
-  EXPECT_EQ(Read("funcd/fn-1/cpu.max"), "150000 100000");
-  EXPECT_EQ(Read("funcd/fn-1/pids.max"), "50");
-  EXPECT_THAT((*cgroup)->procs_files(), ElementsAre(Path("funcd/fn-1/cgroup.procs")));
-
-  ASSERT_TRUE((*cgroup)->AddProcess(4242).has_value());
-  EXPECT_EQ(Read("funcd/fn-1/cgroup.procs"), "4242");
-  Write("funcd/fn-1/cgroup.procs", "");  // 4242 is not ours to kill
-
-  Write("funcd/fn-1/memory.events", "low 0\nhigh 0\nmax 7\noom 3\noom_kill 2\n");
-  Write("funcd/fn-1/memory.current", "123456\n");
-  EXPECT_EQ((*cgroup)->OomKills(), 2u);
-  EXPECT_EQ((*cgroup)->MemoryBytes(), 123456u);
-
-  Write("funcd/fn-1/cgroup.events", "populated 1\nfrozen 1\n");
-  ASSERT_TRUE((*cgroup)->Freeze().has_value());
-  EXPECT_EQ(Read("funcd/fn-1/cgroup.freeze"), "1");
-  Write("funcd/fn-1/cgroup.events", "populated 1\nfrozen 0\n");
-  ASSERT_TRUE((*cgroup)->Thaw().has_value());
-  EXPECT_EQ(Read("funcd/fn-1/cgroup.freeze"), "0");
-
-  (*cgroup)->KillAll();
-  EXPECT_EQ(Read("funcd/fn-1/cgroup.kill"), "1");
-}
-
-TEST_F(FakeTreeTest, V2SkipsLimitsOfMissingControllers) {
-  MakeV2Tree("cpu pids");
-  auto manager = CgroupManager::Detect(root_, "funcd");
-  EXPECT_FALSE(manager->Supports("memory"));
-  auto cgroup = manager->Create("fn-1", {.memory_bytes = 1 << 20, .cpu_millis = 250});
-  ASSERT_TRUE(cgroup.has_value()) << cgroup.error().message;
-  EXPECT_FALSE(Exists("funcd/fn-1/memory.max"));
-  EXPECT_EQ(Read("funcd/fn-1/cpu.max"), "25000 100000");
-  EXPECT_EQ((*cgroup)->OomKills(), 0u);
-}
-
-TEST_F(FakeTreeTest, CreateRejectsBadAndDuplicateNames) {
-  MakeV2Tree("cpu memory pids");
-  auto manager = CgroupManager::Detect(root_, "funcd");
-  for (const char* name : {"", "../escape", "a/b", ".hidden", "..", "sp ace"}) {
-    auto cgroup = manager->Create(name, {});
-    ASSERT_FALSE(cgroup.has_value()) << "accepted \"" << name << "\"";
-    EXPECT_EQ(cgroup.error().code, ErrorCode::kInvalidArgument);
-  }
-  EXPECT_FALSE(Exists("escape"));
-  auto first = manager->Create("fn-1", {});
-  ASSERT_TRUE(first.has_value());
-  auto second = manager->Create("fn-1", {});
-  ASSERT_FALSE(second.has_value());
-  EXPECT_EQ(second.error().code, ErrorCode::kAlreadyExists);
-}
-
-TEST_F(FakeTreeTest, V1WritesPerControllerFilesAndUsesTheV2TreeToKill) {
-  Write("memory/cgroup.procs", "");
-  Write("memory/funcd/memory.limit_in_bytes", "9223372036854771712\n");
-  Write("cpu/cgroup.procs", "");
-  Write("cpu/funcd/cpu.cfs_quota_us", "-1\n");
-  Write("pids/cgroup.procs", "");
-  Write("pids/funcd/pids.max", "max\n");
-  Write("unified/cgroup.controllers", "");
-  Write("unified/funcd/cgroup.kill", "");
-  auto manager = CgroupManager::Detect(root_, "funcd");
-  EXPECT_EQ(manager->layout(), CgroupLayout::kV1);
-  EXPECT_TRUE(manager->Supports("memory"));
-  EXPECT_TRUE(manager->Supports("cpu"));
-  EXPECT_TRUE(manager->Supports("pids"));
-  EXPECT_FALSE(manager->Supports("freezer"));
-  EXPECT_THAT(manager->Describe(), StartsWith("cgroup v1: memory cpu pids (v2 tree: cgroup.kill)"));
-  EXPECT_THAT(manager->Describe(), HasSubstr("freezer: not mounted"));
-
-  auto cgroup = manager->Create("fn", {.memory_bytes = 20 << 20, .cpu_millis = 5, .pids = 10});
-  ASSERT_TRUE(cgroup.has_value()) << cgroup.error().message;
-  EXPECT_EQ(Read("memory/funcd/fn/memory.limit_in_bytes"), "20971520");
-  EXPECT_EQ(Read("cpu/funcd/fn/cpu.cfs_quota_us"), "1000");  // 5m is below the kernel's minimum
-  EXPECT_EQ(Read("pids/funcd/fn/pids.max"), "10");
-  EXPECT_EQ((*cgroup)->procs_files().size(), 4u);
-  EXPECT_EQ((*cgroup)->Freeze().error().code, ErrorCode::kUnimplemented);
-  (*cgroup)->KillAll();
-  EXPECT_EQ(Read("unified/funcd/fn/cgroup.kill"), "1");
-}
-
-TEST_F(FakeTreeTest, NothingMountedMeansNoCgroups) {
-  auto manager = CgroupManager::Detect(root_, "funcd");
-  EXPECT_EQ(manager->layout(), CgroupLayout::kNone);
-  EXPECT_THAT(manager->Describe(), HasSubstr("none usable"));
-  auto cgroup = manager->Create("fn", {});
-  ASSERT_FALSE(cgroup.has_value());
-  EXPECT_EQ(cgroup.error().code, ErrorCode::kUnavailable);
-}
-
-// ---------------------------------------------------------------- this machine's cgroups
 
 constexpr char kRoot[] = "/sys/fs/cgroup";
 

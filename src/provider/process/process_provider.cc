@@ -18,6 +18,7 @@
 #include "common/subprocess.h"
 #include "common/unique_fd.h"
 #include "provider/process/image.h"
+#include "provider/process/launch.h"
 #include "provider/process/sandbox.h"
 
 namespace funcd::provider {
@@ -28,55 +29,6 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 enum class State { kStarting, kReady, kStopping, kBackoff };
-
-// A loopback listening socket on a port the system picks.
-Result<std::pair<UniqueFd, std::uint16_t>> ListenLoopback() {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) {
-    return Unexpected(ErrorCode::kResourceExhausted, StrCat("socket: ", std::strerror(errno)));
-  }
-  int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-      ::listen(fd.get(), 1024) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return Unexpected(ErrorCode::kResourceExhausted, StrCat("listen: ", std::strerror(errno)));
-  }
-  return std::make_pair(std::move(fd), ntohs(addr.sin_port));
-}
-
-// A loopback port that is free now (bound, then released) for a server that binds it itself.
-Result<std::uint16_t> FreeLoopbackPort() {
-  FUNCD_ASSIGN_OR_RETURN(auto listener, ListenLoopback());
-  return listener.second;
-}
-
-std::string Annotation(const FunctionSpec& spec, const std::string& key) {
-  auto it = spec.annotations.find(key);
-  return it == spec.annotations.end() ? "" : it->second;
-}
-
-// A read-only copy of a secret's value that bubblewrap reads into the sandbox.
-Result<UniqueFd> SecretFd(const std::string& name, const std::string& value) {
-  UniqueFd fd(::memfd_create(StrCat("secret-", name).c_str(), MFD_CLOEXEC));
-  if (!fd.valid()) {
-    return Unexpected(ErrorCode::kResourceExhausted, StrCat("memfd: ", std::strerror(errno)));
-  }
-  size_t written = 0;
-  while (written < value.size()) {
-    ssize_t n = ::write(fd.get(), value.data() + written, value.size() - written);
-    if (n <= 0) {
-      return Unexpected(ErrorCode::kInternal, StrCat("memfd write: ", std::strerror(errno)));
-    }
-    written += static_cast<size_t>(n);
-  }
-  ::lseek(fd.get(), 0, SEEK_SET);
-  return fd;
-}
 
 std::string FormatBytes(std::uint64_t bytes) {
   if (bytes % (1 << 20) == 0) {
@@ -379,151 +331,24 @@ void ProcessProvider::StartInstance(const std::shared_ptr<Function>& fn,
     });
   };
 
-  // com.funcd.watchdog=none runs the function's own HTTP server as the replica (it must
-  // listen on $port and answer its health path); otherwise fwatchdog fronts it and gets a
-  // listening socket from us.
-  const bool direct = Annotation(spec, "com.funcd.watchdog") == "none";
-  UniqueFd listen_fd;
-  std::uint16_t port = 0;
-  if (direct) {
-    auto free_port = FreeLoopbackPort();
-    if (!free_port) {
-      fail(free_port.error().message);
-      return;
-    }
-    port = *free_port;
-  } else {
-    auto listener = ListenLoopback();
-    if (!listener) {
-      fail(listener.error().message);
-      return;
-    }
-    listen_fd = std::move(listener->first);
-    port = listener->second;
+  LaunchSettings settings;
+  settings.bwrap = options_.bwrap;
+  settings.fwatchdog = options_.fwatchdog;
+  settings.run_dir = options_.run_dir;
+  settings.sandbox_uid = options_.sandbox_uid;
+  settings.read_secret = options_.read_secret;
+  auto planned = PlanLaunch(spec, fn->image, instance->name, settings);
+  if (!planned) {
+    fail(planned.error().message);
+    return;
   }
-  instance->endpoint =
-      http::Endpoint(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
-
-  const bool sandboxed = !options_.bwrap.empty();
-  const std::string run_dir = StrCat(options_.run_dir, "/", instance->name);
-  std::map<std::string, std::string> env;
-  env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-  env["HOME"] = sandboxed ? (fn->image.app_dir.empty() ? "/tmp" : "/home/app")
-                          : (fn->image.app_dir.empty() ? run_dir : fn->image.app_dir);
-  env["LANG"] = "C.UTF-8";
-  for (const auto& [k, v] : fn->image.environment) {
-    env[k] = v;
+  LaunchPlan plan = std::move(*planned);
+  for (const std::string& warning : plan.warnings) {
+    Event(*fn, instance->name, warning);
   }
-  for (const auto& [k, v] : spec.env_vars) {
-    env[k] = v;
-  }
-  if (!spec.env_process.empty()) {
-    env["fprocess"] = spec.env_process;
-  } else if (!env.contains("fprocess") && !env.contains("function_process") &&
-             !fn->image.fprocess.empty()) {
-    env["fprocess"] = fn->image.fprocess;
-  }
-  if (!env.contains("healthcheck_interval")) {
-    env["healthcheck_interval"] = "0s";  // the runtime drained the replica already
-  }
-  env["OPENFAAS_NAME"] = spec.ref.name;
-  env["OPENFAAS_NAMESPACE"] = spec.ref.namespace_name;
-  if (direct) {
-    env["port"] = std::to_string(port);
-    env["http_port"] = std::to_string(port);
-  } else {
-    env["listen_fd"] = "3";
-    env["port"] = std::to_string(port);
-    env["bind_address"] = "127.0.0.1";
-    env["metrics_port"] = "0";
-    if (env["mode"] == "http") {
-      // Every replica's server gets a port of its own ($http_port), so replicas and
-      // functions never fight over one; upstream_url follows unless the function pins it.
-      auto upstream = FreeLoopbackPort();
-      if (!upstream) {
-        fail(upstream.error().message);
-        return;
-      }
-      env["http_port"] = std::to_string(*upstream);
-      if (!env.contains("upstream_url") && !env.contains("http_upstream_url")) {
-        env["upstream_url"] = StrCat("http://127.0.0.1:", *upstream);
-      }
-    }
-  }
-  env["TMPDIR"] = sandboxed ? "/tmp" : StrCat(run_dir, "/tmp");
-  instance->max_inflight = std::max<std::int64_t>(0, ParseInt(env["max_inflight"]).value_or(0));
-  if (env["max_inflight"].empty()) {
-    env.erase("max_inflight");
-  }
-  std::vector<std::string> env_entries;
-  for (const auto& [k, v] : env) {
-    env_entries.push_back(StrCat(k, "=", v));
-  }
-
-  SpawnOptions spawn;
-  spawn.env = std::move(env_entries);
-  spawn.stdin_mode = Stdio::kNull;
-  spawn.die_with_parent = true;
-  if (listen_fd.valid()) {
-    spawn.inherit_fds.emplace_back(listen_fd.get(), 3);
-  }
-  std::vector<std::string> command = {sandboxed ? "/opt/funcd/fwatchdog" : options_.fwatchdog};
-  if (direct) {
-    command = SplitCommand(env.contains("fprocess") ? env["fprocess"] : "");
-    if (command.empty()) {
-      fail("com.funcd.watchdog=none needs fprocess: the command of the HTTP server");
-      return;
-    }
-  }
-  std::vector<UniqueFd> secret_fds;
-  if (sandboxed) {
-    SandboxSpec sandbox;
-    sandbox.bwrap = options_.bwrap;
-    sandbox.app_dir = fn->image.app_dir;
-    sandbox.watchdog = options_.fwatchdog;
-    sandbox.uid = options_.sandbox_uid;
-    sandbox.gid = options_.sandbox_uid;
-    sandbox.hostname = spec.ref.name;
-    sandbox.working_dir = fn->image.app_dir.empty() ? "/" : "/home/app";
-    sandbox.read_only_root = true;
-    sandbox.command = command;
-    // com.funcd.network=isolated: a network namespace of its own (loopback only).
-    sandbox.share_network = Annotation(spec, "com.funcd.network") != "isolated";
-    int next_fd = 4;
-    for (const std::string& secret : spec.secrets) {
-      auto value = options_.read_secret ? options_.read_secret(spec.ref.namespace_name, secret)
-                                        : Result<std::string>(Error{ErrorCode::kNotFound, ""});
-      if (!value) {
-        fail(StrCat("secret ", secret, ": ", value.error().message));
-        return;
-      }
-      auto fd = SecretFd(secret, *value);
-      if (!fd) {
-        fail(fd.error().message);
-        return;
-      }
-      spawn.inherit_fds.emplace_back(fd->get(), next_fd);
-      sandbox.secret_fds.emplace_back(next_fd, secret);
-      secret_fds.push_back(std::move(*fd));
-      ++next_fd;
-    }
-    auto argv = BuildBwrapArgv(sandbox);
-    if (!argv) {
-      fail(argv.error().message);
-      return;
-    }
-    spawn.argv = std::move(*argv);
-  } else {
-    ::mkdir(options_.run_dir.c_str(), 0755);
-    ::mkdir(run_dir.c_str(), 0755);
-    ::mkdir(StrCat(run_dir, "/tmp").c_str(), 0700);
-    spawn.argv = command;
-    spawn.working_dir = fn->image.app_dir.empty() ? run_dir : fn->image.app_dir;
-    if (!spec.secrets.empty()) {
-      Event(*fn, instance->name, "secrets are not available without the sandbox");
-    }
-  }
-
+  instance->endpoint = plan.endpoint;
+  instance->max_inflight = plan.max_inflight;
+  SpawnOptions& spawn = plan.spawn;
   if (cgroups_ && cgroups_->layout() != CgroupLayout::kNone) {
     auto cgroup =
         cgroups_->Create(StrCat(spec.ref.namespace_name, "-", instance->name), spec.limits);

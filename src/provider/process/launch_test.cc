@@ -1,0 +1,145 @@
+#include "provider/process/launch.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "common/strings.h"
+
+namespace funcd::provider {
+namespace {
+
+std::string EnvOf(const LaunchPlan& plan, std::string_view key) {
+  for (const std::string& entry : *plan.spawn.env) {
+    if (entry.starts_with(StrCat(key, "="))) {
+      return entry.substr(key.size() + 1);
+    }
+  }
+  return "<unset>";
+}
+
+bool ArgvHas(const LaunchPlan& plan, const std::vector<std::string>& run) {
+  const auto& argv = plan.spawn.argv;
+  return std::search(argv.begin(), argv.end(), run.begin(), run.end()) != argv.end();
+}
+
+std::uint16_t PortOf(const http::Endpoint& endpoint) {
+  const auto* in = reinterpret_cast<const sockaddr_in*>(endpoint.data());
+  return ntohs(in->sin_port);
+}
+
+class LaunchTest : public ::testing::Test {
+ protected:
+  LaunchTest() {
+    spec_.ref = {"openfaas-fn", "fn"};
+    spec_.image = "functions/alpine:latest";
+    spec_.env_process = "cat";
+    settings_.bwrap = "/usr/bin/bwrap";
+    settings_.fwatchdog = "/opt/build/fwatchdog";
+    settings_.run_dir = "/tmp/funcd-launch-test";
+    settings_.read_secret = [](const std::string&, const std::string& name) -> Result<std::string> {
+      if (name == "db-password") {
+        return std::string("p@ss\0word", 9);
+      }
+      return Unexpected(ErrorCode::kNotFound, "no such secret");
+    };
+  }
+  FunctionSpec spec_;
+  ResolvedImage image_;  // a host image
+  LaunchSettings settings_;
+};
+
+TEST_F(LaunchTest, WatchdogInSandboxWithItsListeningSocket) {
+  auto plan = PlanLaunch(spec_, image_, "fn-1", settings_);
+  ASSERT_TRUE(plan.has_value()) << plan.error().message;
+  EXPECT_EQ(plan->spawn.argv.front(), "/usr/bin/bwrap");
+  EXPECT_TRUE(ArgvHas(*plan, {"--", "/opt/funcd/fwatchdog"}));
+  EXPECT_TRUE(ArgvHas(*plan, {"--ro-bind", "/opt/build/fwatchdog", "/opt/funcd/fwatchdog"}));
+  EXPECT_EQ(EnvOf(*plan, "fprocess"), "cat");
+  EXPECT_EQ(EnvOf(*plan, "listen_fd"), "3");
+  EXPECT_EQ(EnvOf(*plan, "metrics_port"), "0");
+  EXPECT_EQ(EnvOf(*plan, "OPENFAAS_NAME"), "fn");
+  EXPECT_EQ(EnvOf(*plan, "OPENFAAS_NAMESPACE"), "openfaas-fn");
+  ASSERT_EQ(plan->spawn.inherit_fds.size(), 1u);
+  EXPECT_EQ(plan->spawn.inherit_fds[0].second, 3);
+  // The socket listens already, on the port of the endpoint.
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(
+      ::getsockname(plan->spawn.inherit_fds[0].first, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  EXPECT_EQ(ntohs(addr.sin_port), PortOf(plan->endpoint));
+  EXPECT_EQ(EnvOf(*plan, "port"), std::to_string(PortOf(plan->endpoint)));
+}
+
+TEST_F(LaunchTest, DeploymentOverridesManifestDefaults) {
+  image_.fprocess = "./from-manifest";
+  image_.environment = {{"mode", "streaming"}, {"content_type", "text/plain"}};
+  spec_.env_process = "";
+  spec_.env_vars = {{"content_type", "application/json"}, {"max_inflight", "4"}};
+  auto plan = PlanLaunch(spec_, image_, "fn-1", settings_);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(EnvOf(*plan, "fprocess"), "./from-manifest");
+  EXPECT_EQ(EnvOf(*plan, "mode"), "streaming");
+  EXPECT_EQ(EnvOf(*plan, "content_type"), "application/json");
+  EXPECT_EQ(plan->max_inflight, 4);
+}
+
+TEST_F(LaunchTest, HttpModeGetsAPortOfItsOwn) {
+  spec_.env_vars = {{"mode", "http"}};
+  auto first = PlanLaunch(spec_, image_, "fn-1", settings_);
+  auto second = PlanLaunch(spec_, image_, "fn-2", settings_);
+  ASSERT_TRUE(first.has_value() && second.has_value());
+  const std::string port = EnvOf(*first, "http_port");
+  EXPECT_NE(port, "<unset>");
+  EXPECT_EQ(EnvOf(*first, "upstream_url"), "http://127.0.0.1:" + port);
+  EXPECT_NE(EnvOf(*second, "http_port"), port);  // replicas never share a port
+  spec_.env_vars["upstream_url"] = "http://127.0.0.1:5000";
+  auto pinned = PlanLaunch(spec_, image_, "fn-3", settings_);
+  EXPECT_EQ(EnvOf(*pinned, "upstream_url"), "http://127.0.0.1:5000");
+}
+
+TEST_F(LaunchTest, DirectWorkloadRunsTheServerItself) {
+  spec_.env_process = "./server --flag";
+  spec_.annotations = {{"com.funcd.watchdog", "none"}};
+  auto plan = PlanLaunch(spec_, image_, "fn-1", settings_);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_TRUE(ArgvHas(*plan, {"--", "./server", "--flag"}));
+  EXPECT_TRUE(plan->spawn.inherit_fds.empty());
+  EXPECT_EQ(EnvOf(*plan, "listen_fd"), "<unset>");
+  EXPECT_EQ(EnvOf(*plan, "port"), std::to_string(PortOf(plan->endpoint)));
+  EXPECT_EQ(EnvOf(*plan, "http_port"), EnvOf(*plan, "port"));
+}
+
+TEST_F(LaunchTest, SecretsArriveByDescriptor) {
+  spec_.secrets = {"db-password"};
+  auto plan = PlanLaunch(spec_, image_, "fn-1", settings_);
+  ASSERT_TRUE(plan.has_value()) << plan.error().message;
+  EXPECT_TRUE(ArgvHas(*plan, {"--ro-bind-data", "4", "/var/openfaas/secrets/db-password"}));
+  auto it = std::find_if(plan->spawn.inherit_fds.begin(), plan->spawn.inherit_fds.end(),
+                         [](const auto& p) { return p.second == 4; });
+  ASSERT_NE(it, plan->spawn.inherit_fds.end());
+  char buf[32];
+  ssize_t n = ::pread(it->first, buf, sizeof(buf), 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(std::max<ssize_t>(n, 0))),
+            std::string("p@ss\0word", 9));
+  spec_.secrets = {"missing"};
+  auto missing = PlanLaunch(spec_, image_, "fn-1", settings_);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(LaunchTest, WithoutSandbox) {
+  settings_.bwrap = "";
+  image_.app_dir = "/srv/app";
+  spec_.secrets = {"db-password"};
+  auto plan = PlanLaunch(spec_, image_, "fn-1", settings_);
+  ASSERT_TRUE(plan.has_value());
+  EXPECT_EQ(plan->spawn.argv, (std::vector<std::string>{"/opt/build/fwatchdog"}));
+  EXPECT_EQ(plan->spawn.working_dir, "/srv/app");
+  EXPECT_EQ(EnvOf(*plan, "TMPDIR"), "/tmp/funcd-launch-test/fn-1/tmp");
+  ASSERT_EQ(plan->warnings.size(), 1u);
+}
+
+}  // namespace
+}  // namespace funcd::provider
