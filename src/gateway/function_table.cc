@@ -5,6 +5,29 @@
 
 namespace funcd::gateway {
 
+FunctionStats::FunctionStats(std::string key, prometheus::Family& total,
+                             prometheus::Family& seconds, prometheus::Family& started,
+                             prometheus::Family& inflight_gauge, prometheus::Family& cold_starts)
+    : key(std::move(key)),
+      started(started.WithLabels({this->key})),
+      inflight_gauge(inflight_gauge.WithLabels({this->key})),
+      cold_starts(cold_starts.WithLabels({this->key})),
+      total_(total),
+      seconds_(seconds) {}
+
+FunctionStats::CodeSeries FunctionStats::ForCode(unsigned code) {
+  std::lock_guard lock(mu_);
+  for (const auto& [known, series] : codes_) {
+    if (known == code) {
+      return series;
+    }
+  }
+  const std::string text = std::to_string(code);
+  CodeSeries series{&total_.WithLabels({key, text}), &seconds_.HistogramWithLabels({key, text})};
+  codes_.emplace_back(code, series);
+  return series;
+}
+
 std::shared_ptr<const FunctionEntry> FunctionTable::Find(const std::string& key) const {
   std::shared_lock lock(mu_);
   auto it = entries_.find(key);

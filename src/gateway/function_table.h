@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -19,11 +20,35 @@
 
 namespace funcd::gateway {
 
-// Counters that outlive updates of a function.
+// Counters that outlive updates of a function, with its metric series resolved once (label
+// lookups lock and allocate; the invocation path should do neither).
 struct FunctionStats {
   std::atomic<std::uint64_t> invocations{0};  // completed sync invocations
   std::atomic<std::int64_t> inflight{0};
   std::atomic<std::int64_t> last_invoked{0};  // Unix nanoseconds
+
+  // REQUIRES: the families outlive the stats.
+  FunctionStats(std::string key, prometheus::Family& total, prometheus::Family& seconds,
+                prometheus::Family& started, prometheus::Family& inflight_gauge,
+                prometheus::Family& cold_starts);
+
+  struct CodeSeries {
+    prometheus::Value* total;
+    prometheus::HistogramSeries* seconds;
+  };
+  // The series of one status code, created on first use. Thread-safe.
+  CodeSeries ForCode(unsigned code);
+
+  const std::string key;
+  prometheus::Value& started;
+  prometheus::Value& inflight_gauge;
+  prometheus::Value& cold_starts;
+
+ private:
+  prometheus::Family& total_;
+  prometheus::Family& seconds_;
+  std::mutex mu_;
+  std::vector<std::pair<unsigned, CodeSeries>> codes_;
 };
 
 struct FunctionEntry {

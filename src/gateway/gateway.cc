@@ -50,7 +50,7 @@ provider::FunctionSpec Gateway::MakeSpec(const FunctionDeployment& d, std::int64
 
 std::shared_ptr<FunctionEntry> Gateway::MakeEntry(const FunctionDeployment& deployment,
                                                   std::int64_t created_at, std::int64_t desired,
-                                                  std::shared_ptr<FunctionStats> stats) const {
+                                                  std::shared_ptr<FunctionStats> stats) {
   auto entry = std::make_shared<FunctionEntry>();
   entry->deployment = deployment;
   entry->deployment.namespace_name = NamespaceOrDefault(deployment.namespace_name);
@@ -60,7 +60,10 @@ std::shared_ptr<FunctionEntry> Gateway::MakeEntry(const FunctionDeployment& depl
   entry->desired = desired;
   entry->timeout = FunctionTimeout(deployment.env_vars);
   entry->replicas = provider_.Replicas(entry->ref);
-  entry->stats = stats ? std::move(stats) : std::make_shared<FunctionStats>();
+  entry->stats = stats ? std::move(stats)
+                       : std::make_shared<FunctionStats>(
+                             entry->key, metrics_.invocation_total, metrics_.functions_seconds,
+                             metrics_.invocation_started, metrics_.inflight, metrics_.cold_starts);
   return entry;
 }
 

@@ -73,7 +73,7 @@ class Gateway final : public http::Handler {
 
   std::shared_ptr<FunctionEntry> MakeEntry(const FunctionDeployment& deployment,
                                            std::int64_t created_at, std::int64_t desired,
-                                           std::shared_ptr<FunctionStats> stats) const;
+                                           std::shared_ptr<FunctionStats> stats);
   provider::FunctionSpec MakeSpec(const FunctionDeployment& deployment,
                                   std::int64_t replicas) const;
   gateway::FunctionStatus StatusOf(const FunctionEntry& entry) const;

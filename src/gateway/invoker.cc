@@ -76,9 +76,8 @@ asio::awaitable<void> Invoker::Invoke(http::ServerExchange& exchange, const Rout
     co_return;
   }
   FunctionStats& stats = *entry->stats;
-  metrics_.invocation_started.WithLabels({key}).Increment();
-  prometheus::Value& inflight_gauge = metrics_.inflight.WithLabels({key});
-  inflight_gauge.Increment();
+  stats.started.Increment();
+  stats.inflight_gauge.Increment();
   stats.inflight.fetch_add(1, std::memory_order_relaxed);
   stats.last_invoked.store(start_unix, std::memory_order_relaxed);
 
@@ -112,7 +111,7 @@ asio::awaitable<void> Invoker::Invoke(http::ServerExchange& exchange, const Rout
     if (entry->desired <= 0 && scale_from_zero_) {
       scale_from_zero_(*entry);
     }
-    metrics_.cold_starts.WithLabels({key}).Increment();
+    stats.cold_starts.Increment();
     replica = co_await AwaitReplica(*entry->replicas, deadline);
   }
 
@@ -164,11 +163,11 @@ asio::awaitable<void> Invoker::Invoke(http::ServerExchange& exchange, const Rout
   }
   stats.inflight.fetch_sub(1, std::memory_order_relaxed);
   stats.invocations.fetch_add(1, std::memory_order_relaxed);
-  inflight_gauge.Decrement();
-  const std::string code = std::to_string(status == 0 ? exchange.response_status() : status);
-  metrics_.invocation_total.WithLabels({key, code}).Increment();
-  metrics_.functions_seconds.HistogramWithLabels({key, code})
-      .Observe(std::chrono::duration<double>(Clock::now() - start).count());
+  stats.inflight_gauge.Decrement();
+  FunctionStats::CodeSeries series =
+      stats.ForCode(status == 0 ? exchange.response_status() : status);
+  series.total->Increment();
+  series.seconds->Observe(std::chrono::duration<double>(Clock::now() - start).count());
 }
 
 }  // namespace funcd::gateway
