@@ -109,7 +109,8 @@ Result<ChildProcess> ChildProcess::Spawn(const asio::any_io_executor& executor,
   if (options.argv.empty() || options.argv[0].empty()) {
     return Unexpected(ErrorCode::kInvalidArgument, "empty command");
   }
-  if (!options.inherit_fds.empty() || !options.join_cgroups.empty() || options.die_with_parent) {
+  if (!options.inherit_fds.empty() || !options.join_cgroups.empty() || options.die_with_parent ||
+      options.run_as_uid || options.run_as_gid) {
     return SpawnForked(executor, options);
   }
   SpawnAttributes sa;

@@ -43,6 +43,10 @@ struct SpawnOptions {
   std::vector<std::string> join_cgroups;
   // The child is killed (SIGKILL) if the thread that spawned it exits.
   bool die_with_parent = false;
+  // Switch to this uid and gid (no supplementary groups) after joining the cgroups, before
+  // exec. REQUIRES: the caller may change credentials (root).
+  std::optional<uid_t> run_as_uid;
+  std::optional<gid_t> run_as_gid;
 };
 
 // A running (or exited) child process. Move-only. Not thread-safe: use it from the thread

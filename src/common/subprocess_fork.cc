@@ -3,6 +3,7 @@
 // signal. The child calls only async-signal-safe functions on data prepared beforehand.
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -24,7 +25,7 @@ namespace {
 
 // What the child reports through the error pipe before dying: the stage and errno.
 struct ChildFailure {
-  int stage;  // 1 exec, 2 cgroup, 3 fd setup
+  int stage;  // 1 exec, 2 cgroup, 3 fd setup, 4 credentials
   int error;
 };
 
@@ -113,6 +114,8 @@ Result<ChildProcess> ChildProcess::SpawnForked(const asio::any_io_executor& exec
   }
   const char* working_dir = options.working_dir.empty() ? nullptr : options.working_dir.c_str();
   const pid_t parent = ::getpid();
+  const std::optional<uid_t> run_as_uid = options.run_as_uid;
+  const std::optional<gid_t> run_as_gid = options.run_as_gid;
   const int error_fd = error_w.get();
 
   pid_t pid = ::fork();
@@ -122,12 +125,6 @@ Result<ChildProcess> ChildProcess::SpawnForked(const asio::any_io_executor& exec
   if (pid == 0) {
     // Child: async-signal-safe calls only.
     ::setpgid(0, 0);
-    if (options.die_with_parent) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) {
-        ::_exit(127);  // the parent is already gone
-      }
-    }
     char pid_text[24];
     int len = 0;
     {
@@ -147,6 +144,21 @@ Result<ChildProcess> ChildProcess::SpawnForked(const asio::any_io_executor& exec
         ChildFail(error_fd, 2);
       }
       ::close(fd);
+    }
+    // Credentials change after joining the cgroups (which takes root) ...
+    if (run_as_gid &&
+        (::setgroups(0, nullptr) != 0 || ::setresgid(*run_as_gid, *run_as_gid, *run_as_gid) != 0)) {
+      ChildFail(error_fd, 4);
+    }
+    if (run_as_uid && ::setresuid(*run_as_uid, *run_as_uid, *run_as_uid) != 0) {
+      ChildFail(error_fd, 4);
+    }
+    // ... and before the parent-death signal, which a credential change would clear.
+    if (options.die_with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) {
+        ::_exit(127);  // the parent is already gone
+      }
     }
     // Move every source descriptor above the targets first, so that no dup2 clobbers a
     // source that another one still needs.
@@ -201,6 +213,10 @@ Result<ChildProcess> ChildProcess::SpawnForked(const asio::any_io_executor& exec
   }
   if (n == static_cast<ssize_t>(sizeof(failure))) {
     ::waitpid(pid, nullptr, 0);
+    if (failure.stage == 4) {
+      return Unexpected(ErrorCode::kPermissionDenied,
+                        StrCat("cannot switch to uid/gid: ", std::strerror(failure.error)));
+    }
     if (failure.stage == 2) {
       return Unexpected(ErrorCode::kUnavailable,
                         StrCat("cannot join the cgroup: ", std::strerror(failure.error)));

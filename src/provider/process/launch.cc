@@ -1,6 +1,7 @@
 #include "provider/process/launch.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -196,6 +197,28 @@ Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& ima
       sandbox.secret_fds.emplace_back(next_fd, secret);
       plan.owned_fds.push_back(std::move(*fd));
       ++next_fd;
+    }
+    // As root, bubblewrap itself runs as the sandbox uid, so that the replica is unprivileged
+    // outside its user namespace too. It then gets the paths it binds as descriptors opened
+    // here: the function's files need only be readable by that uid, not their parents.
+    if (::geteuid() == 0) {
+      spawn.run_as_uid = static_cast<uid_t>(settings.sandbox_uid);
+      spawn.run_as_gid = static_cast<gid_t>(settings.sandbox_uid);
+      auto pass_path = [&](const std::string& path, int* sandbox_fd) -> Result<void> {
+        UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+        if (!fd.valid()) {
+          return Fail(StrCat("cannot open ", path, ": ", std::strerror(errno)),
+                      ErrorCode::kInvalidArgument);
+        }
+        spawn.inherit_fds.emplace_back(fd.get(), next_fd);
+        *sandbox_fd = next_fd++;
+        plan.owned_fds.push_back(std::move(fd));
+        return Ok();
+      };
+      if (!image.app_dir.empty()) {
+        FUNCD_RETURN_IF_ERROR(pass_path(image.app_dir, &sandbox.app_dir_fd));
+      }
+      FUNCD_RETURN_IF_ERROR(pass_path(settings.fwatchdog, &sandbox.watchdog_fd));
     }
     auto argv = BuildBwrapArgv(sandbox);
     if (!argv) {
