@@ -3,8 +3,10 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 #include "common/strings.h"
+#include "provider/process/cgroup.h"
 
 namespace funcd::gateway {
 
@@ -221,6 +223,22 @@ Result<void> ValidateDeployment(const FunctionDeployment& d) {
   for (const std::string& secret : d.secrets) {
     if (!IsDns1123Subdomain(secret)) {
       return Invalid(StrCat("invalid secret name \"", secret, "\""));
+    }
+  }
+  for (const auto* resources : {&d.limits, &d.requests}) {
+    if (!*resources) {
+      continue;
+    }
+    const char* which = resources == &d.limits ? "limits" : "requests";
+    if (auto it = (*resources)->values.find("memory"); it != (*resources)->values.end()) {
+      if (auto bytes = provider::ParseMemoryQuantity(it->second); !bytes) {
+        return Invalid(StrCat(which, ".memory: ", bytes.error().message));
+      }
+    }
+    if (auto it = (*resources)->values.find("cpu"); it != (*resources)->values.end()) {
+      if (auto millis = provider::ParseCpuQuantity(it->second); !millis) {
+        return Invalid(StrCat(which, ".cpu: ", millis.error().message));
+      }
     }
   }
   return Ok();
@@ -544,6 +562,14 @@ Result<std::int64_t> ParseRfc3339(std::string_view text) {
     return Invalid(StrCat("invalid RFC 3339 time \"", text, "\""));
   }
   std::int64_t seconds = static_cast<std::int64_t>(timegm(&tm)) - offset;
+  // Unix nanoseconds run out in 2262: later times saturate instead of wrapping around.
+  constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1000000000 - 1;
+  if (seconds > kMaxSeconds) {
+    return std::numeric_limits<std::int64_t>::max();
+  }
+  if (seconds < -kMaxSeconds) {
+    return std::numeric_limits<std::int64_t>::min();
+  }
   return seconds * 1000000000 + nanos;
 }
 

@@ -50,7 +50,11 @@ ServerExchange::ServerExchange(Connection& connection, RequestReader& reader,
       options_(options),
       remote_address_(remote_address),
       writer_(connection),
-      start_time_(std::chrono::steady_clock::now()) {
+      start_time_(std::chrono::steady_clock::now()),
+      client_version_(reader.message().version()),
+      client_keep_alive_(reader.message().keep_alive()),
+      client_expects_continue_(EqualsIgnoreCase(
+          TrimSpace(std::string_view(reader.message()[Field::expect])), "100-continue")) {
   response_.version(11);
   response_.result(200);
 }
@@ -58,9 +62,7 @@ ServerExchange::ServerExchange(Connection& connection, RequestReader& reader,
 asio::awaitable<Result<std::span<const asio::const_buffer>>> ServerExchange::ReadBody() {
   if (!continue_sent_ && !reader_.done() && !writer_.head_written()) {
     continue_sent_ = true;
-    auto expect = reader_.message()[Field::expect];
-    if (!expect.empty() && EqualsIgnoreCase(TrimSpace(expect), "100-continue") &&
-        connection_.buffer().size() == 0) {
+    if (client_expects_continue_ && connection_.buffer().size() == 0) {
       connection_.ExpireAfter(options_.write_timeout);
       FUNCD_CO_RETURN_IF_ERROR(
           co_await connection_.Write(asio::const_buffer(kContinue.data(), kContinue.size())));
@@ -108,7 +110,7 @@ Framing ServerExchange::PrepareHead(std::optional<std::uint64_t> content_length)
   } else if (content_length) {
     framing = Framing::kContentLength;
     ApplyFraming(response_, framing, *content_length);
-  } else if (req.version() >= 11) {
+  } else if (client_version_ >= 11) {
     framing = Framing::kChunked;
     ApplyFraming(response_, framing, 0);
   } else {
@@ -116,10 +118,10 @@ Framing ServerExchange::PrepareHead(std::optional<std::uint64_t> content_length)
     ApplyFraming(response_, framing, 0);
     close_after_ = true;
   }
-  if (close_after_ || !req.keep_alive()) {
+  if (close_after_ || !client_keep_alive_) {
     close_after_ = true;
     response_.set(Field::connection, "close");
-  } else if (req.version() == 10) {
+  } else if (client_version_ == 10) {
     response_.set(Field::connection, "keep-alive");
   }
   if (response_.find(Field::date) == response_.end()) {

@@ -100,6 +100,11 @@ class ServerExchange {
   MessageWriter writer_;
   ResponseHead response_;
   SteadyTime start_time_;
+  // The client's own request facts, taken before a handler (the proxy) rewrites the head
+  // for its upstream.
+  const unsigned client_version_;
+  const bool client_keep_alive_;
+  const bool client_expects_continue_;
   bool continue_sent_ = false;
   bool close_after_ = false;
   bool upgraded_ = false;

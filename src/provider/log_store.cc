@@ -87,11 +87,12 @@ void LogStore::Forget(const std::string& key) {
   std::lock_guard lock(mu_);
   auto it = streams_.find(key);
   if (it != streams_.end()) {
-    // Wake followers so that they notice the function is gone.
+    // Wake followers so that they notice the function is gone; they hold no reference
+    // into the stream.
     for (const auto& follower : it->second.followers) {
       follower->Notify();
     }
-    it->second.entries.clear();
+    streams_.erase(it);
   }
 }
 
