@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <boost/asio/thread_pool.hpp>
+#include <climits>
 #include <cstdlib>
 #include <thread>
 
@@ -88,11 +89,14 @@ int Serve(const ServeOptions& options) {
                  options.listen.c_str());
     return 2;
   }
-  const std::string state_dir = options.state_dir.empty() ? DefaultStateDir() : options.state_dir;
+  std::string state_dir = options.state_dir.empty() ? DefaultStateDir() : options.state_dir;
   if (!MakeDirs(state_dir, 0755)) {
     std::fprintf(stderr, "funcd serve: cannot create the state directory %s: %s\n",
                  state_dir.c_str(), std::strerror(errno));
     return 1;
+  }
+  if (char resolved[PATH_MAX]; ::realpath(state_dir.c_str(), resolved) != nullptr) {
+    state_dir = resolved;  // one canonical name: it identifies this instance's cgroups
   }
   std::string fwatchdog = options.fwatchdog.empty() ? SelfDir() + "/fwatchdog" : options.fwatchdog;
   if (::access(fwatchdog.c_str(), X_OK) != 0) {
@@ -138,12 +142,19 @@ int Serve(const ServeOptions& options) {
         "< %s/secrets/basic-auth-password",
         options.listen.c_str(), credentials->user.c_str(), state_dir.c_str());
     gateway_options.credentials = std::move(*credentials);
-  } else {
-    Logf("basic auth is off: anyone who can reach %s can deploy functions", options.listen.c_str());
   }
   gateway_options.invoker.upstream_timeout = options.upstream_timeout;
 
-  auto cgroups = provider::CgroupManager::Detect();
+  // One cgroup subtree per state directory: a second funcd on this machine (or a test) must
+  // neither see nor clean up this one's replicas.
+  std::uint64_t hash = 1469598103934665603ULL;  // FNV-1a of the state directory
+  for (unsigned char c : state_dir) {
+    hash = (hash ^ c) * 1099511628211ULL;
+  }
+  char parent[32];
+  std::snprintf(parent, sizeof(parent), "funcd-%012llx",
+                static_cast<unsigned long long>(hash & 0xffffffffffffULL));
+  auto cgroups = provider::CgroupManager::Detect("/sys/fs/cgroup", parent);
   Logf("runtime: %s, %s", bwrap.empty() ? "no sandbox" : "bubblewrap sandbox",
        cgroups->Describe().c_str());
   provider::ProcessProviderOptions runtime;
@@ -187,6 +198,11 @@ int Serve(const ServeOptions& options) {
     return 1;
   }
   server->Start();
+  gateway.StartAutoscaler(*contexts[0]);
+  if (!options.basic_auth) {
+    Logf("basic auth is off: anyone who can reach %s:%d can deploy functions", host.c_str(),
+         *bound);
+  }
   Logf("funcd serve listening on http://%s:%d (%d I/O threads)", host.c_str(), *bound, threads);
 
   asio::signal_set signals(*contexts[0], SIGTERM, SIGINT);

@@ -2,6 +2,7 @@
 
 #include "common/config.h"
 #include "common/strings.h"
+#include "provider/log_store.h"
 
 namespace funcd::gateway {
 
@@ -13,7 +14,10 @@ FunctionStats::FunctionStats(std::string key, prometheus::Family& total,
       inflight_gauge(inflight_gauge.WithLabels({this->key})),
       cold_starts(cold_starts.WithLabels({this->key})),
       total_(total),
-      seconds_(seconds) {}
+      seconds_(seconds) {
+  // A function counts as used when it appears: scale-to-zero waits a full idle period.
+  last_invoked = provider::UnixNanos();
+}
 
 FunctionStats::CodeSeries FunctionStats::ForCode(unsigned code) {
   std::lock_guard lock(mu_);

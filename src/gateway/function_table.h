@@ -16,6 +16,7 @@
 
 #include "common/prometheus.h"
 #include "gateway/api.h"
+#include "gateway/scaling.h"
 #include "provider/provider.h"
 
 namespace funcd::gateway {
@@ -23,7 +24,8 @@ namespace funcd::gateway {
 // Counters that outlive updates of a function, with its metric series resolved once (label
 // lookups lock and allocate; the invocation path should do neither).
 struct FunctionStats {
-  std::atomic<std::uint64_t> invocations{0};  // completed sync invocations
+  std::atomic<std::uint64_t> invocations{0};    // completed invocations
+  std::atomic<std::uint64_t> started_total{0};  // started invocations (the autoscaler's rps)
   std::atomic<std::int64_t> inflight{0};
   std::atomic<std::int64_t> last_invoked{0};  // Unix nanoseconds
 
@@ -59,6 +61,7 @@ struct FunctionEntry {
   std::int64_t desired = 1;  // desired replicas as last set
   // The function's own time limit (exec_timeout, else write_timeout); zero when none.
   std::chrono::nanoseconds timeout{0};
+  ScalingPolicy policy;
   std::shared_ptr<provider::ReplicaSet> replicas;
   std::shared_ptr<FunctionStats> stats;
 };

@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/version.h"
+#include "gateway/autoscaler.h"
 #include "gateway/ui.h"
 
 namespace funcd::gateway {
@@ -59,6 +60,7 @@ std::shared_ptr<FunctionEntry> Gateway::MakeEntry(const FunctionDeployment& depl
   entry->created_at = created_at;
   entry->desired = desired;
   entry->timeout = FunctionTimeout(deployment.env_vars);
+  entry->policy = ParseScalingPolicy(deployment.labels).value_or(ScalingPolicy{});
   entry->replicas = provider_.Replicas(entry->ref);
   entry->stats = stats ? std::move(stats)
                        : std::make_shared<FunctionStats>(
@@ -298,7 +300,12 @@ asio::awaitable<void> Gateway::DeployFunction(http::ServerExchange& ex, bool upd
     co_await ex.Respond(409, StrCat("function ", key, " already exists; update it with PUT\n"));
     co_return;
   }
-  const std::int64_t min_replicas = MinReplicas(deployment.labels);
+  auto policy = ParseScalingPolicy(deployment.labels);
+  if (!policy) {
+    co_await RespondError(ex, policy.error());
+    co_return;
+  }
+  const std::int64_t min_replicas = policy->min;
   const std::int64_t desired = previous ? std::max(previous->desired, min_replicas) : min_replicas;
   provider::FunctionSpec spec = MakeSpec(deployment, desired);
   if (auto valid = provider_.Validate(spec); !valid) {
@@ -362,43 +369,63 @@ asio::awaitable<void> Gateway::DeleteFunction(http::ServerExchange& ex, const Ro
   co_await ex.Respond(202, "", "");
 }
 
-asio::awaitable<Result<void>> Gateway::SetReplicas(std::shared_ptr<const FunctionEntry> entry,
-                                                   std::int64_t replicas) {
-  FUNCD_CO_RETURN_IF_ERROR(co_await Blocking(
-      [&] { return store_.SetReplicas(entry->ref.namespace_name, entry->ref.name, replicas); }));
+bool Gateway::ApplyReplicas(const std::string& key, std::int64_t replicas, bool only_from_zero) {
+  std::shared_ptr<const FunctionEntry> current;
   {
     std::lock_guard lock(scale_mu_);
-    auto current = functions_.Find(entry->key);
-    if (current) {
-      auto updated = std::make_shared<FunctionEntry>(*current);
-      updated->desired = replicas;
-      functions_.Put(std::move(updated));
+    current = functions_.Find(key);
+    if (!current || (only_from_zero && current->desired > 0) || current->desired == replicas) {
+      return false;  // gone, or someone else scaled it already
     }
+    auto updated = std::make_shared<FunctionEntry>(*current);
+    updated->desired = replicas;
+    functions_.Put(std::move(updated));
   }
-  provider_.Scale(entry->ref, replicas);
+  provider_.Scale(current->ref, replicas);
+  return true;
+}
+
+asio::awaitable<Result<void>> Gateway::SetReplicas(std::shared_ptr<const FunctionEntry> entry,
+                                                   std::int64_t replicas) {
+  // The API answers after the new count is on disk.
+  FUNCD_CO_RETURN_IF_ERROR(co_await Blocking(
+      [&] { return store_.SetReplicas(entry->ref.namespace_name, entry->ref.name, replicas); }));
+  if (ApplyReplicas(entry->key, replicas, false)) {
+    metrics_.scale_events.WithLabels({entry->key, "api"}).Increment();
+  }
   co_return Ok();
 }
 
-void Gateway::ScaleFromZero(const FunctionEntry& entry) {
-  std::int64_t target = std::max<std::int64_t>(1, MinReplicas(entry.deployment.labels));
-  {
-    std::lock_guard lock(scale_mu_);
-    auto current = functions_.Find(entry.key);
-    if (!current || current->desired > 0) {
-      return;  // someone else scaled it already
-    }
-    auto updated = std::make_shared<FunctionEntry>(*current);
-    updated->desired = target;
-    functions_.Put(std::move(updated));
+void Gateway::ScaleTo(const FunctionEntry& entry, std::int64_t replicas, const std::string& cause,
+                      const std::string& reason, bool only_from_zero) {
+  if (!ApplyReplicas(entry.key, replicas, only_from_zero)) {
+    return;
   }
-  Logf("scaling %s from zero to %lld", entry.key.c_str(), static_cast<long long>(target));
-  provider_.Scale(entry.ref, target);
+  Logf("%s: %s %lld -> %lld replicas (%s)", cause.c_str(), entry.key.c_str(),
+       static_cast<long long>(entry.desired), static_cast<long long>(replicas), reason.c_str());
+  metrics_.scale_events.WithLabels({entry.key, cause}).Increment();
   // Persist off the I/O thread; the replicas are already on their way.
-  asio::post(blocking_, [this, ref = entry.ref, target] {
-    if (auto saved = store_.SetReplicas(ref.namespace_name, ref.name, target); !saved) {
+  asio::post(blocking_, [this, ref = entry.ref, replicas] {
+    if (auto saved = store_.SetReplicas(ref.namespace_name, ref.name, replicas);
+        !saved && saved.error().code != ErrorCode::kNotFound) {
       Logf("cannot save the scale of %s: %s", ref.Key().c_str(), saved.error().message.c_str());
     }
   });
+}
+
+void Gateway::ScaleFromZero(const FunctionEntry& entry) {
+  ScaleTo(entry, std::max(entry.policy.min, std::int64_t{1}), "scale-from-zero", "a call arrived",
+          /*only_from_zero=*/true);
+}
+
+void Gateway::StartAutoscaler(asio::io_context& context, std::chrono::milliseconds interval) {
+  autoscaler_ = std::make_unique<Autoscaler>(
+      functions_, provider_, metrics_,
+      [this](const FunctionEntry& entry, std::int64_t replicas, const std::string& reason) {
+        ScaleTo(entry, replicas, "autoscale", reason, false);
+      },
+      interval);
+  asio::co_spawn(context, autoscaler_->Run(), LogExceptions{"autoscaler"});
 }
 
 asio::awaitable<void> Gateway::ScaleFunction(http::ServerExchange& ex, const RouteMatch& match) {

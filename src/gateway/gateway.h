@@ -45,6 +45,10 @@ class Gateway final : public http::Handler {
 
   asio::awaitable<void> Serve(http::ServerExchange& exchange) override;
 
+  // Starts the autoscaler on `context`.
+  void StartAutoscaler(asio::io_context& context,
+                       std::chrono::milliseconds interval = std::chrono::seconds(2));
+
   GatewayMetrics& metrics() { return metrics_; }
   const FunctionTable& functions() const { return functions_; }
 
@@ -78,6 +82,12 @@ class Gateway final : public http::Handler {
                                   std::int64_t replicas) const;
   gateway::FunctionStatus StatusOf(const FunctionEntry& entry) const;
   void ScaleFromZero(const FunctionEntry& entry);
+  // Sets the desired count in the table and the provider; false when nothing changed (the
+  // function is gone, already at that count, or - only_from_zero - no longer at zero).
+  bool ApplyReplicas(const std::string& key, std::int64_t replicas, bool only_from_zero);
+  // ApplyReplicas, then logs the decision and saves it in the background.
+  void ScaleTo(const FunctionEntry& entry, std::int64_t replicas, const std::string& cause,
+               const std::string& reason, bool only_from_zero);
   // Sets the desired replica count: store, table and provider.
   asio::awaitable<Result<void>> SetReplicas(std::shared_ptr<const FunctionEntry> entry,
                                             std::int64_t replicas);
@@ -100,6 +110,7 @@ class Gateway final : public http::Handler {
   GatewayMetrics metrics_;
   Invoker invoker_;
   std::mutex scale_mu_;  // serializes desired-replica changes
+  std::unique_ptr<class Autoscaler> autoscaler_;
 };
 
 }  // namespace funcd::gateway

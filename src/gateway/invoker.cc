@@ -15,28 +15,45 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Keep-alive pools of this I/O thread, one per replica. A pool whose replica is gone is
-// dropped the next time a pool is created.
-struct PoolSlot {
-  std::weak_ptr<provider::Replica> replica;
-  std::unique_ptr<http::ConnectionPool> pool;
+// Keep-alive pools of one io_context (one I/O thread), one per replica. An Asio service of
+// that context, so that the pools and their sockets go away with it and not after it. A
+// pool whose replica is gone is dropped the next time a pool is created.
+class ReplicaPools final : public asio::execution_context::service {
+ public:
+  using key_type = ReplicaPools;
+  static inline asio::execution_context::id id;
+  explicit ReplicaPools(asio::execution_context& context)
+      : asio::execution_context::service(context) {}
+
+  http::ConnectionPool& For(const std::shared_ptr<provider::Replica>& replica,
+                            const asio::any_io_executor& executor) {
+    auto it = pools_.find(replica->id);
+    if (it != pools_.end()) {
+      return *it->second.pool;
+    }
+    std::erase_if(pools_, [](const auto& item) { return item.second.replica.expired(); });
+    http::PoolOptions options;
+    options.connect_timeout = std::chrono::seconds(2);
+    Slot& slot = pools_[replica->id];
+    slot.replica = replica;
+    slot.pool = std::make_unique<http::ConnectionPool>(executor, replica->endpoint, options);
+    return *slot.pool;
+  }
+
+  void shutdown() override { pools_.clear(); }
+
+ private:
+  struct Slot {
+    std::weak_ptr<provider::Replica> replica;
+    std::unique_ptr<http::ConnectionPool> pool;
+  };
+  std::unordered_map<std::uint64_t, Slot> pools_;
 };
 
 http::ConnectionPool& PoolFor(const std::shared_ptr<provider::Replica>& replica,
                               const asio::any_io_executor& executor) {
-  thread_local std::unordered_map<std::uint64_t, PoolSlot> pools;
-  auto it = pools.find(replica->id);
-  if (it != pools.end()) {
-    return *it->second.pool;
-  }
-  std::erase_if(pools, [](const auto& item) { return item.second.replica.expired(); });
-  http::PoolOptions options;
-  options.connect_timeout = std::chrono::seconds(2);
-  auto pool = std::make_unique<http::ConnectionPool>(executor, replica->endpoint, options);
-  auto& slot = pools[replica->id];
-  slot.replica = replica;
-  slot.pool = std::move(pool);
-  return *slot.pool;
+  return asio::use_service<ReplicaPools>(asio::query(executor, asio::execution::context))
+      .For(replica, executor);
 }
 
 // Holds the call until a replica has room or the deadline passes.
@@ -77,6 +94,7 @@ asio::awaitable<void> Invoker::Invoke(http::ServerExchange& exchange, const Rout
   }
   FunctionStats& stats = *entry->stats;
   stats.started.Increment();
+  stats.started_total.fetch_add(1, std::memory_order_relaxed);
   stats.inflight_gauge.Increment();
   stats.inflight.fetch_add(1, std::memory_order_relaxed);
   stats.last_invoked.store(start_unix, std::memory_order_relaxed);

@@ -21,6 +21,12 @@ struct GatewayMetrics {
       "gateway_service_count", "Desired replicas of each function", {"function_name"});
   prometheus::Family& service_ready = registry.Gauge(
       "gateway_service_ready_count", "Ready replicas of each function", {"function_name"});
+  prometheus::Family& service_target = registry.Gauge(
+      "gateway_service_target", "Autoscaling target load per replica", {"function_name"});
+  prometheus::Family& service_min =
+      registry.Gauge("gateway_service_min", "Minimum replicas of each function", {"function_name"});
+  prometheus::Family& scale_events = registry.Counter(
+      "gateway_scale_events_total", "Replica count changes by cause", {"function_name", "cause"});
   prometheus::Family& cold_starts =
       registry.Counter("gateway_function_cold_starts_total",
                        "Invocations that waited for a replica to start", {"function_name"});

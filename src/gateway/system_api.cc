@@ -287,10 +287,10 @@ asio::awaitable<void> Gateway::Alert(http::ServerExchange& ex) {
     if (!entry) {
       continue;  // unknown functions are skipped silently, as in CE
     }
-    const StringMap& labels = entry->deployment.labels;
-    const std::int64_t min = MinReplicas(labels);
-    const std::int64_t max = PositiveIntLabel(labels, "com.openfaas.scale.max", 20);
-    const std::int64_t factor = PositiveIntLabel(labels, "com.openfaas.scale.factor", 10);
+    const std::int64_t min = entry->policy.min;
+    const std::int64_t max = entry->policy.max;
+    const std::int64_t factor =
+        PositiveIntLabel(entry->deployment.labels, "com.openfaas.scale.factor", 10);
     const std::int64_t step =
         static_cast<std::int64_t>(std::ceil(static_cast<double>(max) / 100.0 * factor));
     std::int64_t target = entry->desired;

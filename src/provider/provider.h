@@ -74,6 +74,8 @@ class Provider {
   // nullptr when the provider does not know the function.
   virtual std::shared_ptr<ReplicaSet> Replicas(const FunctionRef& fn) const = 0;
   virtual LogStore& logs() = 0;
+  // CPU time used so far by the function's running replicas, in seconds (0 when unknown).
+  virtual double CpuSeconds(const FunctionRef& fn) const = 0;
 
   // Stops every replica; waits (bounded) for them to exit. Call once, at shutdown.
   virtual void Shutdown() = 0;

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <climits>
 #include <functional>
+#include <unistd.h>
+
 #include <set>
 #include <thread>
 
@@ -327,6 +329,13 @@ class CgroupManagerImpl final : public CgroupManager {
     for (const std::string& name : names) {
       Logf("cgroup: removing stale %s", name.c_str());
       CgroupImpl::Adopt(h_, name).reset();  // kills what is inside, removes the directories
+    }
+  }
+
+  void RemoveParent() override {
+    CleanupStale();
+    for (const std::string& parent : h_.ParentDirs()) {
+      ::rmdir(parent.c_str());  // fails harmlessly while a replica is still inside
     }
   }
 

@@ -84,6 +84,8 @@ class CgroupManager {
   // Removes leftover replica cgroups from a previous run (after a crash), killing what is
   // inside.
   virtual void CleanupStale() = 0;
+  // Kills what is left and removes the parent directories themselves (at shutdown).
+  virtual void RemoveParent() = 0;
 };
 
 }  // namespace funcd::provider

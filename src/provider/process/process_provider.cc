@@ -256,6 +256,63 @@ std::vector<int> ProcessProvider::ReplicaPids(const FunctionRef& ref) const {
   return result.get();
 }
 
+double ProcessProvider::CpuSeconds(const FunctionRef& ref) const {
+  std::shared_ptr<Function> fn;
+  {
+    std::lock_guard lock(mu_);
+    auto it = functions_.find(ref);
+    if (it == functions_.end()) {
+      return 0;
+    }
+    fn = it->second;
+  }
+  std::promise<std::vector<int>> pids;
+  auto result = pids.get_future();
+  asio::post(const_cast<asio::io_context&>(control_), [fn, &pids] {
+    std::vector<int> out;
+    for (const auto& instance : fn->instances) {
+      if (instance->cgroup) {
+        for (pid_t pid : instance->cgroup->Processes()) {
+          out.push_back(pid);
+        }
+      } else if (instance->child && !instance->child->reaped()) {
+        out.push_back(instance->child->pid());
+      }
+    }
+    pids.set_value(std::move(out));
+  });
+  // utime + stime + cutime + cstime: reaped children (forked per request) count too.
+  static const double kTicks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  double seconds = 0;
+  for (int pid : result.get()) {
+    char path[64];
+    std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE* f = std::fopen(path, "r");
+    if (f == nullptr) {
+      continue;
+    }
+    char line[1024];
+    size_t n = std::fread(line, 1, sizeof(line) - 1, f);
+    std::fclose(f);
+    line[n] = '\0';
+    const char* close = std::strrchr(line, ')');
+    if (close == nullptr) {
+      continue;
+    }
+    unsigned long long utime = 0, stime = 0;
+    long long cutime = 0, cstime = 0;
+    // After ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+    // stime cutime cstime.
+    if (std::sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld",
+                    &utime, &stime, &cutime, &cstime) == 4) {
+      seconds += static_cast<double>(utime + stime + static_cast<unsigned long long>(cutime) +
+                                     static_cast<unsigned long long>(cstime)) /
+                 kTicks;
+    }
+  }
+  return seconds;
+}
+
 // ---------------------------------------------------------------------------------------
 // Reconciliation (control thread)
 
@@ -619,6 +676,9 @@ void ProcessProvider::Shutdown() {
   control_.stop();
   if (thread_.joinable()) {
     thread_.join();
+  }
+  if (cgroups_) {
+    cgroups_->RemoveParent();
   }
 }
 

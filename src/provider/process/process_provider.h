@@ -58,6 +58,7 @@ class ProcessProvider final : public Provider {
   ReplicaCounts Counts(const FunctionRef& fn) const override;
   std::shared_ptr<ReplicaSet> Replicas(const FunctionRef& fn) const override;
   LogStore& logs() override { return logs_; }
+  double CpuSeconds(const FunctionRef& fn) const override;
   void Shutdown() override;
 
   // For tests and metrics: the pids of a function's running replica processes.
