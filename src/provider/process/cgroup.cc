@@ -2,14 +2,13 @@
 
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
 #include <functional>
-#include <unistd.h>
-
 #include <set>
 #include <thread>
 
