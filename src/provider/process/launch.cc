@@ -73,6 +73,35 @@ Error Fail(std::string message, ErrorCode code = ErrorCode::kResourceExhausted) 
 
 }  // namespace
 
+Result<void> CheckReachable(const std::string& path, uid_t uid, gid_t gid) {
+  std::string prefix;
+  const std::vector<std::string_view> parts = Split(path, '/');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].empty() && i > 0) {
+      continue;
+    }
+    prefix = i == 0 ? "/" : StrCat(prefix == "/" ? "" : prefix, "/", parts[i]);
+    struct stat st {};
+    if (::stat(prefix.c_str(), &st) != 0) {
+      return Unexpected(ErrorCode::kInvalidArgument, StrCat(prefix, ": ", std::strerror(errno)));
+    }
+    const bool last = i + 1 == parts.size();
+    // Search permission on every directory on the way, and read permission at the end.
+    const mode_t need_owner = S_IXUSR | (last ? S_IRUSR : 0);
+    const mode_t need_group = S_IXGRP | (last ? S_IRGRP : 0);
+    const mode_t need_other = S_IXOTH | (last ? S_IROTH : 0);
+    const mode_t need = st.st_uid == uid ? need_owner : st.st_gid == gid ? need_group : need_other;
+    if ((st.st_mode & need) != need) {
+      return Unexpected(
+          ErrorCode::kInvalidArgument,
+          StrCat(path, " is not readable by the sandbox user (uid ", uid, "): ", prefix,
+                 " is private (", (st.st_mode & 07777) >> 6 & 7, (st.st_mode >> 3) & 7,
+                 st.st_mode & 7, "); give others read and search access or move the function"));
+    }
+  }
+  return Ok();
+}
+
 Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& image,
                               const std::string& instance_name, const LaunchSettings& settings) {
   LaunchPlan plan;
@@ -199,26 +228,11 @@ Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& ima
       ++next_fd;
     }
     // As root, bubblewrap itself runs as the sandbox uid, so that the replica is unprivileged
-    // outside its user namespace too. It then gets the paths it binds as descriptors opened
-    // here: the function's files need only be readable by that uid, not their parents.
+    // outside its user namespace too (it then needs to reach the paths it binds; Validate
+    // checks that for the function's directory).
     if (::geteuid() == 0) {
       spawn.run_as_uid = static_cast<uid_t>(settings.sandbox_uid);
       spawn.run_as_gid = static_cast<gid_t>(settings.sandbox_uid);
-      auto pass_path = [&](const std::string& path, int* sandbox_fd) -> Result<void> {
-        UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
-        if (!fd.valid()) {
-          return Fail(StrCat("cannot open ", path, ": ", std::strerror(errno)),
-                      ErrorCode::kInvalidArgument);
-        }
-        spawn.inherit_fds.emplace_back(fd.get(), next_fd);
-        *sandbox_fd = next_fd++;
-        plan.owned_fds.push_back(std::move(fd));
-        return Ok();
-      };
-      if (!image.app_dir.empty()) {
-        FUNCD_RETURN_IF_ERROR(pass_path(image.app_dir, &sandbox.app_dir_fd));
-      }
-      FUNCD_RETURN_IF_ERROR(pass_path(settings.fwatchdog, &sandbox.watchdog_fd));
     }
     auto argv = BuildBwrapArgv(sandbox);
     if (!argv) {

@@ -36,6 +36,10 @@ struct LaunchPlan {
   std::vector<std::string> warnings;
 };
 
+// Whether `uid`/`gid` can search every directory down to `path` and read it.
+// Errors: kInvalidArgument naming the private directory.
+Result<void> CheckReachable(const std::string& path, uid_t uid, gid_t gid);
+
 // Errors: kResourceExhausted (no socket or port), kNotFound (a secret), kInvalidArgument.
 Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& image,
                               const std::string& instance_name, const LaunchSettings& settings);

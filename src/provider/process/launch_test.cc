@@ -1,6 +1,7 @@
 #include "provider/process/launch.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,16 +56,10 @@ TEST_F(LaunchTest, WatchdogInSandboxWithItsListeningSocket) {
   ASSERT_TRUE(plan.has_value()) << plan.error().message;
   EXPECT_EQ(plan->spawn.argv.front(), "/usr/bin/bwrap");
   EXPECT_TRUE(ArgvHas(*plan, {"--", "/opt/funcd/fwatchdog"}));
+  EXPECT_TRUE(ArgvHas(*plan, {"--ro-bind", "/usr/bin/true", "/opt/funcd/fwatchdog"}));
   if (::geteuid() == 0) {
-    // As root, bwrap runs as the sandbox uid and gets the watchdog as a descriptor.
-    EXPECT_EQ(plan->spawn.run_as_uid, 12000u);
+    EXPECT_EQ(plan->spawn.run_as_uid, 12000u);  // bwrap itself runs unprivileged
     EXPECT_EQ(plan->spawn.run_as_gid, 12000u);
-    auto fd = std::find_if(plan->spawn.inherit_fds.begin(), plan->spawn.inherit_fds.end(),
-                           [](const auto& p) { return p.second == 4; });
-    ASSERT_NE(fd, plan->spawn.inherit_fds.end());
-    EXPECT_TRUE(ArgvHas(*plan, {"--ro-bind-fd", "4", "/opt/funcd/fwatchdog"}));
-  } else {
-    EXPECT_TRUE(ArgvHas(*plan, {"--ro-bind", "/usr/bin/true", "/opt/funcd/fwatchdog"}));
   }
   EXPECT_EQ(EnvOf(*plan, "fprocess"), "cat");
   EXPECT_EQ(EnvOf(*plan, "listen_fd"), "3");
@@ -152,6 +147,24 @@ TEST_F(LaunchTest, WithoutSandbox) {
   EXPECT_EQ(plan->spawn.working_dir, "/srv/app");
   EXPECT_EQ(EnvOf(*plan, "TMPDIR"), "/tmp/funcd-launch-test/fn-1/tmp");
   ASSERT_EQ(plan->warnings.size(), 1u);
+}
+
+TEST(CheckReachableTest, NamesThePrivateDirectory) {
+  char pattern[] = "/tmp/funcd-reach-XXXXXX";
+  std::string dir = ::mkdtemp(pattern);  // 0700
+  std::string app = dir + "/app";
+  ASSERT_EQ(::mkdir(app.c_str(), 0755), 0);
+  auto denied = CheckReachable(app, 12000, 12000);
+  ASSERT_FALSE(denied.has_value());
+  EXPECT_NE(denied.error().message.find(dir + " is private (700)"), std::string::npos)
+      << denied.error().message;
+  ASSERT_EQ(::chmod(dir.c_str(), 0711), 0);  // search is enough on the way
+  EXPECT_TRUE(CheckReachable(app, 12000, 12000).has_value());
+  ASSERT_EQ(::chmod(app.c_str(), 0711), 0);  // but the directory itself must be readable
+  EXPECT_FALSE(CheckReachable(app, 12000, 12000).has_value());
+  EXPECT_TRUE(CheckReachable("/usr/bin", 12000, 12000).has_value());
+  ::rmdir(app.c_str());
+  ::rmdir(dir.c_str());
 }
 
 }  // namespace

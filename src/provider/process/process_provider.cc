@@ -137,6 +137,10 @@ Result<void> ProcessProvider::Validate(const FunctionSpec& spec) const {
   const bool static_mode =
       (mode != spec.env_vars.end() && mode->second == "static") ||
       (image.environment.contains("mode") && image.environment.at("mode") == "static");
+  if (!options_.bwrap.empty() && ::geteuid() == 0 && !image.app_dir.empty()) {
+    const auto uid = static_cast<uid_t>(options_.sandbox_uid);
+    FUNCD_RETURN_IF_ERROR(CheckReachable(image.app_dir, uid, uid));
+  }
   if (!has_process && !static_mode) {
     return Unexpected(ErrorCode::kInvalidArgument,
                       StrCat("function ", spec.ref.name,

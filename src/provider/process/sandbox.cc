@@ -82,20 +82,12 @@ Result<std::vector<std::string>> BuildBwrapArgv(const SandboxSpec& spec) {
   Append(argv, {"--ro-bind", "/etc", "/etc"});
   Append(argv, {"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"});
   if (!spec.app_dir.empty()) {
-    if (spec.app_dir_fd >= 0) {
-      Append(argv, {"--ro-bind-fd", std::to_string(spec.app_dir_fd), kAppDir});
-    } else {
-      Append(argv, {"--ro-bind", spec.app_dir, kAppDir});
-    }
+    Append(argv, {"--ro-bind", spec.app_dir, kAppDir});
   } else {
     Append(argv, {"--dir", kAppDir});  // so that the default working_dir exists
   }
   if (!spec.watchdog.empty()) {
-    if (spec.watchdog_fd >= 0) {
-      Append(argv, {"--ro-bind-fd", std::to_string(spec.watchdog_fd), kWatchdogPath});
-    } else {
-      Append(argv, {"--ro-bind", spec.watchdog, kWatchdogPath});
-    }
+    Append(argv, {"--ro-bind", spec.watchdog, kWatchdogPath});
   }
   for (const std::string& path : spec.extra_ro_binds) {
     Append(argv, {"--ro-bind", path, path});

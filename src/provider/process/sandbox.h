@@ -17,10 +17,6 @@ struct SandboxSpec {
   std::string bwrap = "bwrap";  // the bubblewrap binary
   std::string app_dir;          // host directory bound read-only at /home/app; may be ""
   std::string watchdog;         // host path of fwatchdog, bound at /opt/funcd/fwatchdog
-  // When >= 0, descriptors (O_PATH, as bwrap sees them) bound instead of the paths above,
-  // so that an unprivileged bwrap needs no access to the paths themselves.
-  int app_dir_fd = -1;
-  int watchdog_fd = -1;
   // Secrets: an open file descriptor (inherited by bwrap; the number as bwrap sees it) whose
   // contents become the read-only file /var/openfaas/secrets/NAME (bwrap --ro-bind-data).
   // bwrap reads each descriptor to its end while it sets up the sandbox.
