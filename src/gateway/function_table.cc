@@ -32,7 +32,7 @@ FunctionStats::CodeSeries FunctionStats::ForCode(unsigned code) {
   return series;
 }
 
-std::shared_ptr<const FunctionEntry> FunctionTable::Find(const std::string& key) const {
+std::shared_ptr<const FunctionEntry> FunctionTable::Find(std::string_view key) const {
   std::shared_lock lock(mu_);
   auto it = entries_.find(key);
   return it == entries_.end() ? nullptr : it->second;

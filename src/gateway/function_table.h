@@ -68,7 +68,7 @@ struct FunctionEntry {
 
 class FunctionTable {
  public:
-  std::shared_ptr<const FunctionEntry> Find(const std::string& key) const;
+  std::shared_ptr<const FunctionEntry> Find(std::string_view key) const;
   // Inserts or replaces the entry under entry->key.
   void Put(std::shared_ptr<const FunctionEntry> entry);
   // Removes and returns the entry, or nullptr.

@@ -7,6 +7,12 @@
 namespace funcd::gateway {
 
 std::optional<std::string> CanonicalPath(std::string_view raw_path) {
+  // The common case has nothing to canonicalize: no escapes, dot segments or empty segments.
+  if (!raw_path.empty() && raw_path[0] == '/' && raw_path.find('%') == std::string_view::npos &&
+      raw_path.find("//") == std::string_view::npos &&
+      raw_path.find("/.") == std::string_view::npos) {
+    return std::string(raw_path);
+  }
   auto decoded = http::PercentDecode(raw_path);
   if (!decoded || decoded->find('\0') != std::string::npos) {
     return std::nullopt;
