@@ -3,7 +3,8 @@
 // behind `fwatchdog` in http mode, so that the ratio of the two is the watchdog's overhead.
 //
 // Usage: fast_upstream [--port N] [--threads N]
-// The port comes from --port, else $upstream_port, else $port, else 0 (the system picks).
+// The port comes from --port, else $upstream_port, else $http_port (funcd gives a replica's
+// server its port there), else $port, else 0 (the system picks).
 // $upstream_port exists because a forked upstream inherits fwatchdog's own $port.
 // Threads come from --threads, else $threads, else 1. Once bound, the server prints
 // "Listening on port: N" to stderr (the line fwatchdog prints too).
@@ -61,7 +62,7 @@ const char* FirstEnv(std::initializer_list<const char*> names) {
 
 // Reads the environment, then the flags (which win). nullopt on a bad value or flag.
 std::optional<Flags> ParseFlags(int argc, char** argv) {
-  const char* port_text = FirstEnv({"upstream_port", "port"});
+  const char* port_text = FirstEnv({"upstream_port", "http_port", "port"});
   const char* threads_text = FirstEnv({"threads"});
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];

@@ -5,7 +5,8 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
   # g++ 12 false positives on coroutine frames at -O2: Asio's frame allocator pairs its own
   # operator new/delete (-Wmismatched-new-delete), and variants held in frames look
   # uninitialized to the optimizer (-Wmaybe-uninitialized). Both fire only in coroutines.
-  list(APPEND FUNCD_WARNINGS -Wno-mismatched-new-delete -Wno-maybe-uninitialized)
+  # And libstdc++'s std::string inlined at -O2 trips -Wrestrict (GCC bug 105329).
+  list(APPEND FUNCD_WARNINGS -Wno-mismatched-new-delete -Wno-maybe-uninitialized -Wno-restrict)
 endif()
 if(FUNCD_WERROR)
   list(APPEND FUNCD_WARNINGS -Werror)

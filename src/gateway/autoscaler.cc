@@ -51,7 +51,22 @@ double Autoscaler::Load(const FunctionEntry& entry, State& state, Clock::time_po
   return 0;
 }
 
+void Autoscaler::Saturated(const FunctionEntry& entry, std::int64_t demand, Clock::time_point now) {
+  const ScalingPolicy& policy = entry.policy;
+  if (!policy.autoscaling() || entry.desired <= 0) {
+    return;
+  }
+  const std::int64_t target = std::clamp(demand, policy.min, policy.max);
+  std::lock_guard lock(mu_);
+  states_[entry.key].wanted.emplace_back(now, target);
+  if (target > entry.desired) {
+    scale_to_(entry, target,
+              StrCat(entry.replicas->waiting(), " calls waiting for a replica with room"));
+  }
+}
+
 void Autoscaler::Tick(Clock::time_point now) {
+  std::lock_guard lock(mu_);
   std::map<std::string, State> next;
   for (const auto& entry : functions_.List("")) {
     const ScalingPolicy& policy = entry->policy;
@@ -65,7 +80,8 @@ void Autoscaler::Tick(Clock::time_point now) {
     if (first || !policy.autoscaling() || entry->desired <= 0) {
       continue;  // no rate yet, autoscaling off, or scaled to zero (calls bring it back)
     }
-    std::int64_t wanted = DesiredReplicas(policy, load);
+    // Calls waiting for room are load whatever the policy's type.
+    std::int64_t wanted = std::max(DesiredReplicas(policy, load), entry->replicas->Demand());
     // Idle functions that opted in go to zero.
     const std::int64_t idle_nanos = provider::UnixNanos() - entry->stats->last_invoked.load();
     if (policy.zero && entry->stats->inflight.load() == 0 &&

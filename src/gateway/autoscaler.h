@@ -4,15 +4,18 @@
 // measures the load of its policy's type and moves the desired replica count toward
 // DesiredReplicas(): up at once, down only as far as the highest count wanted over the
 // down window (no flapping). Functions with scale.zero=true go to zero replicas after
-// zero-duration without calls. Decisions are logged and exported as metrics.
+// zero-duration without calls. Calls waiting for room (every replica at max_inflight) count
+// as load: the invoker reports them through Saturated and the count goes up without waiting
+// for the next tick. Decisions are logged and exported as metrics.
 //
-// Runs on one executor; not thread-safe itself (FunctionTable and Provider are).
+// Run/Tick run on one executor; Saturated may be called from any thread.
 
 #include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/asio.h"
@@ -36,6 +39,9 @@ class Autoscaler {
   asio::awaitable<void> Run();
   // One evaluation of every function at `now` (exposed for tests).
   void Tick(Clock::time_point now);
+  // Calls are waiting for room: scales up to `demand` replicas (within the policy) at once,
+  // and keeps that count through the down window. Thread-safe.
+  void Saturated(const FunctionEntry& entry, std::int64_t demand, Clock::time_point now);
 
  private:
   struct State {
@@ -51,6 +57,7 @@ class Autoscaler {
   GatewayMetrics& metrics_;
   const ScaleTo scale_to_;
   const std::chrono::milliseconds interval_;
+  std::mutex mu_;  // guards states_; Tick and Saturated run on different threads
   std::map<std::string, State> states_;
 };
 

@@ -15,7 +15,15 @@ Gateway::Gateway(GatewayOptions options, store::Store& store, provider::Provider
       provider_(provider),
       blocking_(blocking),
       invoker_(functions_, metrics_, options_.invoker,
-               [this](const FunctionEntry& entry) { ScaleFromZero(entry); }) {}
+               InvokerHooks{
+                   .scale_from_zero = [this](const FunctionEntry& entry) { ScaleFromZero(entry); },
+                   .saturated =
+                       [this](const FunctionEntry& entry, std::int64_t demand) {
+                         if (Autoscaler* autoscaler = autoscaler_.load()) {
+                           autoscaler->Saturated(entry, demand, Autoscaler::Clock::now());
+                         }
+                       },
+               }) {}
 
 Gateway::~Gateway() = default;
 
@@ -217,6 +225,7 @@ asio::awaitable<void> Gateway::Metrics(http::ServerExchange& ex) {
     metrics_.service_count.WithLabels({entry->key}).Set(static_cast<double>(entry->desired));
     metrics_.service_ready.WithLabels({entry->key})
         .Set(static_cast<double>(provider_.Counts(entry->ref).ready));
+    metrics_.queued.WithLabels({entry->key}).Set(static_cast<double>(entry->replicas->waiting()));
   }
   co_await ex.Respond(200, metrics_.registry.Render(), "text/plain; version=0.0.4; charset=utf-8");
 }
@@ -364,6 +373,7 @@ asio::awaitable<void> Gateway::DeleteFunction(http::ServerExchange& ex, const Ro
     provider_.Remove(entry->ref);
     metrics_.service_count.Remove({key});
     metrics_.service_ready.Remove({key});
+    metrics_.queued.Remove({key});
   }
   Logf("removed function %s", key.c_str());
   co_await ex.Respond(202, "", "");
@@ -419,13 +429,14 @@ void Gateway::ScaleFromZero(const FunctionEntry& entry) {
 }
 
 void Gateway::StartAutoscaler(asio::io_context& context, std::chrono::milliseconds interval) {
-  autoscaler_ = std::make_unique<Autoscaler>(
+  autoscaler_owner_ = std::make_unique<Autoscaler>(
       functions_, provider_, metrics_,
       [this](const FunctionEntry& entry, std::int64_t replicas, const std::string& reason) {
         ScaleTo(entry, replicas, "autoscale", reason, false);
       },
       interval);
-  asio::co_spawn(context, autoscaler_->Run(), LogExceptions{"autoscaler"});
+  autoscaler_.store(autoscaler_owner_.get());
+  asio::co_spawn(context, autoscaler_owner_->Run(), LogExceptions{"autoscaler"});
 }
 
 asio::awaitable<void> Gateway::ScaleFunction(http::ServerExchange& ex, const RouteMatch& match) {

@@ -6,6 +6,7 @@
 //
 // Thread-safe: Serve runs on every I/O thread; store calls run on a blocking-work pool.
 
+#include <atomic>
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <memory>
@@ -110,7 +111,8 @@ class Gateway final : public http::Handler {
   GatewayMetrics metrics_;
   Invoker invoker_;
   std::mutex scale_mu_;  // serializes desired-replica changes
-  std::unique_ptr<class Autoscaler> autoscaler_;
+  std::unique_ptr<class Autoscaler> autoscaler_owner_;
+  std::atomic<class Autoscaler*> autoscaler_{nullptr};  // read by the invoker's hooks
 };
 
 }  // namespace funcd::gateway

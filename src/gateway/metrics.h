@@ -30,6 +30,13 @@ struct GatewayMetrics {
   prometheus::Family& cold_starts =
       registry.Counter("gateway_function_cold_starts_total",
                        "Invocations that waited for a replica to start", {"function_name"});
+  prometheus::Family& queued = registry.Gauge(
+      "gateway_function_queued", "Invocations waiting for a replica with room", {"function_name"});
+  // Seconds from the runtime starting a replica to: its process spawned ("spawn"), it serving
+  // ("ready"), the first response through it ("first_response").
+  prometheus::Family& replica_start_seconds = registry.Histogram(
+      "gateway_replica_start_seconds", "Replica start-up phases, from the start request",
+      {"function_name", "phase"}, {.001, .0025, .005, .01, .02, .05, .1, .25, .5, 1, 2.5, 5, 10});
 };
 
 }  // namespace funcd::gateway

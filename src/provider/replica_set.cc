@@ -69,6 +69,20 @@ std::int64_t ReplicaSet::inflight() const {
   return total;
 }
 
+std::int64_t ReplicaSet::Demand() const {
+  std::lock_guard lock(mu_);
+  std::int64_t capacity_each = 0;
+  std::int64_t wanted = static_cast<std::int64_t>(waiters_.size());
+  for (const auto& replica : replicas_) {
+    if (replica->max_inflight <= 0) {
+      return 0;
+    }
+    capacity_each = std::max(capacity_each, replica->max_inflight);
+    wanted += replica->inflight.load(std::memory_order_relaxed);
+  }
+  return capacity_each == 0 ? 0 : (wanted + capacity_each - 1) / capacity_each;
+}
+
 void ReplicaSet::AddWaiter(const std::shared_ptr<Wakeup>& waiter) {
   std::lock_guard lock(mu_);
   waiters_.push_back(waiter);

@@ -7,6 +7,7 @@
 // Thread-safe: the runtime's thread and every I/O thread use it.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -18,19 +19,30 @@
 
 namespace funcd::provider {
 
+// When a replica's start was asked for, when its process was spawned and when it was ready
+// (the cold-start phases; all equal when unknown).
+struct StartTimes {
+  std::chrono::steady_clock::time_point requested;
+  std::chrono::steady_clock::time_point spawned;
+  std::chrono::steady_clock::time_point ready;
+};
+
 struct Replica {
   Replica(std::uint64_t id, http::Endpoint endpoint, std::string instance,
-          std::int64_t max_inflight)
+          std::int64_t max_inflight, StartTimes start = {})
       : id(id),
         endpoint(std::move(endpoint)),
         instance(std::move(instance)),
-        max_inflight(max_inflight) {}
+        max_inflight(max_inflight),
+        start(start) {}
 
   const std::uint64_t id;           // unique for the life of the server
   const http::Endpoint endpoint;    // where its watchdog listens
   const std::string instance;       // name in logs ("figlet-3")
   const std::int64_t max_inflight;  // 0: no limit
+  const StartTimes start;
   std::atomic<std::int64_t> inflight{0};
+  std::atomic<bool> served{false};  // set by the first call to complete
 };
 
 class ReplicaSet {
@@ -48,6 +60,9 @@ class ReplicaSet {
   std::vector<std::shared_ptr<Replica>> List() const;
   std::size_t size() const;
   std::int64_t inflight() const;
+  // The replica count that would give every call in flight or waiting a slot, when every
+  // replica caps its calls (max_inflight); 0 when one does not (there is always room).
+  std::int64_t Demand() const;
 
   // Registers a waiter, woken when a replica joins or a full replica frees a slot.
   void AddWaiter(const std::shared_ptr<Wakeup>& waiter);

@@ -47,6 +47,26 @@ TEST(ReplicaSetTest, RemovedReplicaTakesNoMoreRequests) {
   EXPECT_EQ(set.size(), 0u);
 }
 
+TEST(ReplicaSetTest, DemandCountsWaitingCallsAgainstCappedReplicas) {
+  asio::io_context context;
+  ReplicaSet set;
+  EXPECT_EQ(set.Demand(), 0);
+  set.Add(MakeReplica(1, /*max_inflight=*/2));
+  auto a = set.Acquire();
+  auto b = set.Acquire();
+  EXPECT_EQ(set.Demand(), 1);  // full, nobody waiting
+  std::vector<std::shared_ptr<Wakeup>> waiters;
+  for (int i = 0; i < 3; ++i) {
+    waiters.push_back(Wakeup::Create(context.get_executor()));
+    set.AddWaiter(waiters.back());
+  }
+  EXPECT_EQ(set.Demand(), 3);  // 2 in flight + 3 waiting, 2 per replica
+  set.Add(MakeReplica(2));     // uncapped: always room
+  EXPECT_EQ(set.Demand(), 0);
+  set.Release(a);
+  set.Release(b);
+}
+
 asio::awaitable<bool> WaitFor(std::shared_ptr<Wakeup> waiter) {
   co_return co_await waiter->Wait(std::chrono::steady_clock::now() + std::chrono::seconds(5));
 }

@@ -65,6 +65,7 @@ Result<Config> Config::FromEnvironment(const Environment& env) {
     c.port = static_cast<std::uint16_t>(*parsed);
   }
   c.listen_fd = static_cast<int>(env.GetInt("listen_fd", -1));
+  c.ready_fd = static_cast<int>(env.GetInt("ready_fd", -1));
   if (auto metrics = env.Get("metrics_port")) {
     auto parsed = ParseUint(TrimSpace(*metrics));
     if (!parsed || *parsed > 65535) {

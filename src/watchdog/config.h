@@ -26,8 +26,9 @@ struct Config {
   std::string bind_address = "0.0.0.0";  // funcd extension: where to listen
   std::uint16_t port = 8080;             // 0: the system picks (printed at start-up)
   int listen_fd = -1;                    // funcd extension: an inherited listening socket
-  int metrics_port = 8081;               // 0 disables the metrics listener
-  int threads = 1;                       // funcd extension: I/O threads
+  int ready_fd = -1;        // funcd extension: one byte is written here (then closed) once serving
+  int metrics_port = 8081;  // 0 disables the metrics listener
+  int threads = 1;          // funcd extension: I/O threads
 
   Duration read_timeout{};
   Duration write_timeout{};

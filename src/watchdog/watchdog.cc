@@ -90,6 +90,12 @@ int Watchdog::Run() {
   options.read_timeout = config_.read_timeout;
   options.write_timeout = config_.write_timeout;
   server_ = std::make_unique<http::Server>(contexts, *this, options);
+  // Inherited descriptors stay ours: the function's processes must not hold them open.
+  for (const int fd : {config_.listen_fd, config_.ready_fd}) {
+    if (fd >= 0) {
+      ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+  }
   if (config_.listen_fd >= 0) {
     if (auto adopted = server_->Adopt(config_.listen_fd); !adopted) {
       Logf("Error adopting listen_fd %d: %s", config_.listen_fd, adopted.error().message.c_str());
@@ -178,6 +184,7 @@ asio::awaitable<void> Watchdog::WriteLockWhenReady() {
         "Warning: \"suppress_lock\" is enabled. No automated health-checks will be in place "
         "for your function.");
     accepting_ = true;
+    NotifyReady();
     co_return;
   }
   Logf("Writing lock-file to: %s", config_.lock_path.c_str());
@@ -190,6 +197,18 @@ asio::awaitable<void> Watchdog::WriteLockWhenReady() {
   }
   ::close(fd);
   accepting_ = true;
+  NotifyReady();
+}
+
+void Watchdog::NotifyReady() {
+  if (config_.ready_fd < 0) {
+    return;
+  }
+  const char byte = '1';
+  if (::write(config_.ready_fd, &byte, 1) != 1) {
+    Logf("Cannot notify readiness on fd %d: %s", config_.ready_fd, std::strerror(errno));
+  }
+  ::close(config_.ready_fd);
 }
 
 bool Watchdog::Healthy() const {

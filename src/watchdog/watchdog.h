@@ -49,6 +49,8 @@ class Watchdog final : public http::Handler {
   asio::awaitable<void> ServeReady(http::ServerExchange& exchange);
   asio::awaitable<void> ServeFunction(http::ServerExchange& exchange);
   asio::awaitable<void> WriteLockWhenReady();
+  // Tells the runtime that started us (env ready_fd) that we serve.
+  void NotifyReady();
   asio::awaitable<void> HandleSignals();
   bool Healthy() const;
   void MarkUnhealthy();

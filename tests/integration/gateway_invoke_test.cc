@@ -21,8 +21,9 @@ using Clock = std::chrono::steady_clock;
 
 class InvokeTest : public GatewayTest {
  protected:
-  // Deploys the fixture as `name` and waits for its replica.
-  void DeployFixture(std::string_view name, bool direct = false, json::object env = {}) {
+  // Deploys the fixture as `name` and waits for its replica; false (with a test failure) if
+  // it never becomes available.
+  bool DeployFixture(std::string_view name, bool direct = false, json::object env = {}) {
     json::object fn = FixtureFunction(name, direct);
     if (!env.empty()) {
       json::object vars = fn.contains("envVars") ? fn["envVars"].as_object() : json::object{};
@@ -31,12 +32,12 @@ class InvokeTest : public GatewayTest {
       }
       fn["envVars"] = std::move(vars);
     }
-    ASSERT_TRUE(funcd().DeployAndWait(fn));
+    return funcd().DeployAndWait(fn);
   }
 };
 
 TEST_F(InvokeTest, EveryVerbPathAndQueryReachesTheFunctionUnchanged) {
-  DeployFixture("fx");
+  ASSERT_TRUE(DeployFixture("fx"));
   for (const char* verb : {"GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}) {
     const std::string body = StrCat("payload-", verb);
     Reply r = funcd().Invoke("fx", verb, "/echo?x=1&y=a%20b&z=%2F", body);
@@ -56,7 +57,7 @@ TEST_F(InvokeTest, EveryVerbPathAndQueryReachesTheFunctionUnchanged) {
 }
 
 TEST_F(InvokeTest, HeadersInAndOut) {
-  DeployFixture("fx");
+  ASSERT_TRUE(DeployFixture("fx"));
   Reply r = funcd().Invoke("fx", "GET", "/headers", "",
                            {{"X-Custom", "custom value"},
                             {"Authorization", "Bearer caller-token"},
@@ -93,7 +94,8 @@ TEST_F(InvokeTest, HeadersInAndOut) {
 }
 
 TEST_F(InvokeTest, HopByHopHeadersAreStripped) {
-  DeployFixture("direct", /*direct=*/true);  // nothing between the gateway and the fixture
+  ASSERT_TRUE(
+      DeployFixture("direct", /*direct=*/true));  // nothing between the gateway and the fixture
   RawClient client(funcd().port());
   client.Send(RawRequest("GET", "/function/direct/headers",
                          {{"Connection", "keep-alive, X-Hop-Only"},
@@ -115,7 +117,7 @@ TEST_F(InvokeTest, HopByHopHeadersAreStripped) {
 // The client's "Connection: close" is honoured after a proxied response (RFC 9112 §9.6),
 // although the proxy strips Connection from the request it sends upstream.
 TEST_F(InvokeTest, ClientConnectionCloseIsHonoured) {
-  DeployFixture("fx");
+  ASSERT_TRUE(DeployFixture("fx"));
   RawClient client(funcd().port());
   client.Send(RawRequest("GET", "/function/fx/x", {{"Connection", "close"}}));
   EXPECT_TRUE(client.ReadUntilClosed(std::chrono::seconds(2))) << client.received();
@@ -126,7 +128,7 @@ TEST_F(InvokeTest, ClientConnectionCloseIsHonoured) {
 // An HTTP/1.0 client never gets chunked framing (which it does not know), although the
 // proxy talks HTTP/1.1 upstream; the response ends with the connection.
 TEST_F(InvokeTest, Http10ClientGetsAnUnchunkedResponseAndAClose) {
-  DeployFixture("fx");
+  ASSERT_TRUE(DeployFixture("fx"));
   RawClient client(funcd().port());
   client.Send("GET /function/fx/big?mb=1 HTTP/1.0\r\nHost: x\r\n\r\n");
   EXPECT_TRUE(client.ReadUntilClosed(std::chrono::seconds(2)));
@@ -137,7 +139,7 @@ TEST_F(InvokeTest, Http10ClientGetsAnUnchunkedResponseAndAClose) {
 }
 
 TEST_F(InvokeTest, StatusCodesAndRedirectsPassThrough) {
-  DeployFixture("fx");
+  ASSERT_TRUE(DeployFixture("fx"));
   Reply redirect = funcd().Invoke("fx", "POST", "/redirect");
   EXPECT_EQ(redirect.status, 302u);
   EXPECT_EQ(redirect.Header("Location"), "http://example.com/");
@@ -154,7 +156,7 @@ TEST_F(InvokeTest, CallsWhileTheFirstReplicaStartsAreHeldNotFailed) {
 }
 
 TEST_F(InvokeTest, ServerSentEventsArriveOneByOne) {
-  DeployFixture("fx");
+  ASSERT_TRUE(DeployFixture("fx"));
   RawClient client(funcd().port());
   const auto start = Clock::now();
   client.Send(RawRequest("GET", "/function/fx/sse", {{"Accept", "text/event-stream"}}));
@@ -168,7 +170,7 @@ TEST_F(InvokeTest, ServerSentEventsArriveOneByOne) {
 }
 
 TEST_F(InvokeTest, HundredMegabyteBodyStreamsBothWays) {
-  DeployFixture("fx", false, {{"exec_timeout", "60s"}});
+  ASSERT_TRUE(DeployFixture("fx", false, {{"exec_timeout", "60s"}}));
   std::size_t growth = 0;
   const std::size_t total = std::size_t{100} << 20;
   const std::size_t received =
@@ -182,7 +184,7 @@ TEST_F(InvokeTest, HundredMegabyteBodyStreamsBothWays) {
 }
 
 TEST_F(InvokeTest, WebSocketEchoThroughTheGateway) {
-  DeployFixture("fx");
+  ASSERT_TRUE(DeployFixture("fx"));
   RawClient client(funcd().port());
   client.Send(RawRequest("GET", "/function/fx/ws",
                          {{"Connection", "Upgrade"},
@@ -204,7 +206,7 @@ TEST_F(InvokeTest, WebSocketEchoThroughTheGateway) {
 // before the gateway's own deadline (exec_timeout + 1 s grace): the caller sees the
 // watchdog's 504, marked X-OpenFaaS-Internal: of-watchdog, with no X-Timeout-Reason.
 TEST_F(InvokeTest, FunctionTimeoutBehindTheWatchdogIsTheWatchdogs504) {
-  DeployFixture("slow", false, {{"exec_timeout", "1s"}});
+  ASSERT_TRUE(DeployFixture("slow", false, {{"exec_timeout", "1s"}}));
   const auto start = Clock::now();
   Reply r = funcd().Invoke("slow", "GET", "/slow?ms=4000");
   const auto took = Clock::now() - start;
@@ -219,8 +221,8 @@ TEST_F(InvokeTest, FunctionTimeoutBehindTheWatchdogIsTheWatchdogs504) {
 // Without a watchdog the gateway's deadline fires: exec_timeout (else write_timeout) + 1 s
 // grace.
 TEST_F(InvokeTest, FunctionTimeoutWithoutWatchdogIsTheGateways504) {
-  DeployFixture("slow", /*direct=*/true, {{"exec_timeout", "1s"}});
-  DeployFixture("slow-write", /*direct=*/true, {{"write_timeout", "1s"}});
+  ASSERT_TRUE(DeployFixture("slow", /*direct=*/true, {{"exec_timeout", "1s"}}));
+  ASSERT_TRUE(DeployFixture("slow-write", /*direct=*/true, {{"write_timeout", "1s"}}));
   for (const char* name : {"slow", "slow-write"}) {
     EXPECT_EQ(funcd().Invoke(name, "GET", "/slow?ms=10").status, 200u);
   }
@@ -244,7 +246,7 @@ TEST_F(InvokeTest, FunctionTimeoutWithoutWatchdogIsTheGateways504) {
 
 TEST_F(InvokeTest, UpstreamTimeoutIsTheGateways504) {
   StartFuncd({.extra_args = {"--upstream-timeout", "1s"}});
-  DeployFixture("slow", /*direct=*/true);
+  ASSERT_TRUE(DeployFixture("slow", /*direct=*/true));
   const auto start = Clock::now();
   Reply r = funcd().Invoke("slow", "GET", "/slow?ms=4000");
   EXPECT_EQ(r.status, 504u);
@@ -271,7 +273,7 @@ TEST_F(InvokeTest, CallsToAFunctionThatNeverStartsEndIn503) {
 }
 
 TEST_F(InvokeTest, DirectModeServesWithoutAWatchdog) {
-  DeployFixture("direct", /*direct=*/true);
+  ASSERT_TRUE(DeployFixture("direct", /*direct=*/true));
   Reply r = funcd().Invoke("direct", "PUT", "/echo?a=1", "direct body");
   EXPECT_EQ(r.status, 200u);
   EXPECT_EQ(r.body, "direct body");
@@ -321,7 +323,7 @@ TEST_F(InvokeTest, CallsGoToTheIdleReplicaAndWaitWhenAllAreBusy) {
 }
 
 TEST_F(InvokeTest, AFunctionThatDropsTheConnectionIsA5xx) {
-  DeployFixture("direct", /*direct=*/true);
+  ASSERT_TRUE(DeployFixture("direct", /*direct=*/true));
   Reply r = funcd().Invoke("direct", "GET", "/reset");
   EXPECT_EQ(r.status, 502u);
   EXPECT_EQ(r.Header("X-OpenFaaS-Internal"), "gateway");

@@ -227,14 +227,9 @@ TEST_F(RuntimeTest, SigtermStopsFuncdAndItsReplicas) {
   EXPECT_THAT(funcd().process().Log(), HasSubstr("funcd serve stopped"));
 }
 
-// KNOWN BUG: starting a second funcd on the host SIGKILLs every replica of the first, and
-// both cannot run a function of the same name. Every funcd uses the same cgroup parent
-// ("funcd", src/cli/serve.cc:146 CgroupManager::Detect()), the ProcessProvider constructor
-// removes every cgroup under it as "stale" (src/provider/process/process_provider.cc:122
-// CleanupStale(), killing what is inside), and replica cgroups are named NS-NAME-ID with IDs
-// counted from 1 per process (process_provider.cc:354), so the second server's
-// "openfaas-fn-twin-1" already exists. This also makes test binaries that run funcd (and
-// bench/) disturb each other under `ctest -j`.
+// A second funcd on the host (another state directory) neither kills the first one's
+// replicas when it starts nor collides with it over a function of the same name: each
+// state directory has a cgroup subtree of its own.
 TEST_F(RuntimeTest, TwoServersOnOneHostDoNotDisturbEachOther) {
   ASSERT_TRUE(funcd().DeployAndWait(HostFunction("twin", "cat")));
   TempDir other_state;

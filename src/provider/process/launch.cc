@@ -157,6 +157,7 @@ Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& ima
     env["http_port"] = std::to_string(port);
   } else {
     env["listen_fd"] = "3";
+    env["ready_fd"] = "4";
     env["port"] = std::to_string(port);
     env["bind_address"] = "127.0.0.1";
     env["metrics_port"] = "0";
@@ -189,6 +190,14 @@ Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& ima
   spawn.die_with_parent = true;
   if (listen_fd >= 0) {
     spawn.inherit_fds.emplace_back(listen_fd, 3);
+    // Readiness is pushed, not polled: fwatchdog writes to fd 4 once it serves.
+    int ready_pipe[2];
+    if (::pipe2(ready_pipe, O_CLOEXEC) != 0) {
+      return Fail(StrCat("pipe: ", std::strerror(errno)));
+    }
+    plan.ready_fd = UniqueFd(ready_pipe[0]);
+    plan.owned_fds.emplace_back(ready_pipe[1]);
+    spawn.inherit_fds.emplace_back(ready_pipe[1], 4);
   }
   std::vector<std::string> command = {sandboxed ? "/opt/funcd/fwatchdog" : settings.fwatchdog};
   if (direct) {
@@ -211,7 +220,7 @@ Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& ima
     sandbox.command = command;
     // com.funcd.network=isolated: a network namespace of its own (loopback only).
     sandbox.share_network = Annotation(spec, "com.funcd.network") != "isolated";
-    int next_fd = 4;
+    int next_fd = 5;  // after the listening socket (3) and the ready pipe (4)
     for (const std::string& secret : spec.secrets) {
       auto value = settings.read_secret ? settings.read_secret(spec.ref.namespace_name, secret)
                                         : Result<std::string>(Error{ErrorCode::kNotFound, ""});

@@ -63,6 +63,16 @@ TEST_F(LaunchTest, WatchdogInSandboxWithItsListeningSocket) {
   }
   EXPECT_EQ(EnvOf(*plan, "fprocess"), "cat");
   EXPECT_EQ(EnvOf(*plan, "listen_fd"), "3");
+  // Readiness arrives on a pipe: fwatchdog writes to fd 4, the runtime reads plan.ready_fd.
+  EXPECT_EQ(EnvOf(*plan, "ready_fd"), "4");
+  ASSERT_TRUE(plan->ready_fd.valid());
+  auto ready = std::find_if(plan->spawn.inherit_fds.begin(), plan->spawn.inherit_fds.end(),
+                            [](const auto& p) { return p.second == 4; });
+  ASSERT_NE(ready, plan->spawn.inherit_fds.end());
+  ASSERT_EQ(::write(ready->first, "1", 1), 1);
+  char byte = 0;
+  EXPECT_EQ(::read(plan->ready_fd.get(), &byte, 1), 1);
+  EXPECT_EQ(byte, '1');
   EXPECT_EQ(EnvOf(*plan, "metrics_port"), "0");
   EXPECT_EQ(EnvOf(*plan, "OPENFAAS_NAME"), "fn");
   EXPECT_EQ(EnvOf(*plan, "OPENFAAS_NAMESPACE"), "openfaas-fn");
@@ -122,9 +132,9 @@ TEST_F(LaunchTest, SecretsArriveByDescriptor) {
   spec_.secrets = {"db-password"};
   auto plan = PlanLaunch(spec_, image_, "fn-1", settings_);
   ASSERT_TRUE(plan.has_value()) << plan.error().message;
-  EXPECT_TRUE(ArgvHas(*plan, {"--ro-bind-data", "4", "/var/openfaas/secrets/db-password"}));
+  EXPECT_TRUE(ArgvHas(*plan, {"--ro-bind-data", "5", "/var/openfaas/secrets/db-password"}));
   auto it = std::find_if(plan->spawn.inherit_fds.begin(), plan->spawn.inherit_fds.end(),
-                         [](const auto& p) { return p.second == 4; });
+                         [](const auto& p) { return p.second == 5; });
   ASSERT_NE(it, plan->spawn.inherit_fds.end());
   char buf[32];
   ssize_t n = ::pread(it->first, buf, sizeof(buf), 0);

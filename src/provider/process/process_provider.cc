@@ -110,7 +110,10 @@ struct ProcessProvider::Instance {
   std::unique_ptr<http::ConnectionPool> health_pool;
   std::unique_ptr<asio::steady_timer> backoff;
   Clock::time_point started_at;
+  Clock::time_point spawned_at;
   Clock::time_point ready_at;
+  // fwatchdog's readiness pipe (see LaunchPlan::ready_fd); null once read or without one.
+  std::unique_ptr<asio::posix::stream_descriptor> ready_pipe;
   std::int64_t max_inflight = 0;
   std::uint64_t oom_kills_reported = 0;
 };
@@ -428,6 +431,12 @@ void ProcessProvider::StartInstance(const std::shared_ptr<Function>& fn,
     return;
   }
   instance->child.emplace(std::move(*child));
+  instance->spawned_at = Clock::now();
+  instance->ready_pipe.reset();
+  if (plan.ready_fd.valid()) {
+    instance->ready_pipe =
+        std::make_unique<asio::posix::stream_descriptor>(control_, plan.ready_fd.Release());
+  }
   instance->health_pool =
       std::make_unique<http::ConnectionPool>(control_.get_executor(), instance->endpoint);
   const std::uint64_t run = instance->run;
@@ -560,11 +569,26 @@ asio::awaitable<void> ProcessProvider::CheckHealth(std::shared_ptr<Function> fn,
   }
   asio::steady_timer timer(control_);
   auto alive = [&] { return instance->run == run && instance->health_pool && !instance->stopping; };
-  // Startup: poll quickly; the listening socket already queues connections.
-  auto delay = 2ms;
   const auto deadline = instance->started_at + options_.startup_timeout;
   bool ready = false;
-  while (alive() && Clock::now() < deadline) {
+  if (instance->ready_pipe) {
+    // fwatchdog writes one byte once it serves: no polling, no lag. End of file without it
+    // (the replica died, or an fwatchdog that does not notify) falls back to polling.
+    std::shared_ptr<asio::posix::stream_descriptor> pipe = std::move(instance->ready_pipe);
+    timer.expires_at(deadline);
+    timer.async_wait([pipe](const boost::system::error_code& ec) {
+      if (!ec) {
+        pipe->cancel();
+      }
+    });
+    char byte = 0;
+    auto [ec, n] = co_await pipe->async_read_some(asio::buffer(&byte, 1), kUseAwaitableNoThrow);
+    timer.cancel();
+    ready = !ec && n == 1;
+  }
+  // Otherwise poll quickly; the listening socket already queues connections.
+  auto delay = 2ms;
+  while (!ready && alive() && Clock::now() < deadline) {
     const bool healthy = co_await ProbeHealth(*instance->health_pool, path);
     if (!alive()) {
       co_return;
@@ -589,8 +613,9 @@ asio::awaitable<void> ProcessProvider::CheckHealth(std::shared_ptr<Function> fn,
   fn->starting--;
   instance->state = State::kReady;
   instance->ready_at = Clock::now();
-  instance->routing = std::make_shared<Replica>(instance->id, instance->endpoint, instance->name,
-                                                instance->max_inflight);
+  instance->routing = std::make_shared<Replica>(
+      instance->id, instance->endpoint, instance->name, instance->max_inflight,
+      StartTimes{instance->started_at, instance->spawned_at, instance->ready_at});
   fn->set->Add(instance->routing);
   const auto startup = std::chrono::duration_cast<std::chrono::milliseconds>(instance->ready_at -
                                                                              instance->started_at);
