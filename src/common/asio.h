@@ -41,7 +41,8 @@ struct LogExceptions {
 };
 
 // Runs `task` on a private io_context until it finishes and returns its result. For tests
-// and command-line tools; never on an I/O thread.
+// and command-line tools; never on an I/O thread. Work left behind by the task (a
+// connection deadline sweep's timer, say) is abandoned, not waited for.
 template <typename T>
 T RunSync(asio::awaitable<T> task) {
   asio::io_context context;
@@ -52,6 +53,7 @@ T RunSync(asio::awaitable<T> task) {
     if (!e) {
       out.emplace(std::move(value));
     }
+    context.stop();
   });
   context.run();
   if (failure) {
@@ -63,7 +65,10 @@ T RunSync(asio::awaitable<T> task) {
 inline void RunSync(asio::awaitable<void> task) {
   asio::io_context context;
   std::exception_ptr failure;
-  asio::co_spawn(context, std::move(task), [&](std::exception_ptr e) { failure = e; });
+  asio::co_spawn(context, std::move(task), [&](std::exception_ptr e) {
+    failure = e;
+    context.stop();
+  });
   context.run();
   if (failure) {
     std::rethrow_exception(failure);

@@ -194,6 +194,12 @@ void Connection::Close() {
   socket_.close(ignored);
 }
 
+void Connection::QuickAck() {
+  // Linux clears the flag again by itself; fails harmlessly on unix sockets.
+  int one = 1;
+  ::setsockopt(socket_.native_handle(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+}
+
 void SetNoDelay(Socket& socket) {
   // Fails harmlessly (EOPNOTSUPP) on unix sockets.
   int one = 1;

@@ -56,6 +56,11 @@ class Connection {
   // consuming data. For long-lived responses that read nothing more from the client.
   bool PeerClosed();
 
+  // Acknowledges what was received at once instead of after the delayed-ACK timeout (up to
+  // 40 ms). For a message that is half in: a peer that writes head and body separately with
+  // Nagle's algorithm on (Python's http.server, for one) holds the rest until our ACK.
+  void QuickAck();
+
   // Shuts down the sending side (the peer sees end of stream).
   void ShutdownSend();
   // Closes the socket; pending operations complete with an error.

@@ -1,6 +1,8 @@
 #include "http/proxy.h"
 
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <atomic>
 #include <thread>
@@ -72,6 +74,17 @@ asio::awaitable<void> Upstream(ServerExchange& ex) {
     std::string_view b = "data: 2\n\n";
     asio::const_buffer piece2(b.data(), b.size());
     co_await ex.WriteStream(std::span(&piece2, 1), true);
+  } else if (target.path == "/split") {
+    // Head and body in two writes with Nagle's algorithm on, as Python's http.server does:
+    // the body waits until the proxy acknowledges the head.
+    int zero = 0;
+    ::setsockopt(ex.connection().socket().native_handle(), IPPROTO_TCP, TCP_NODELAY, &zero,
+                 sizeof(zero));
+    co_await ex.StartStream(2);
+    std::string_view body = "ok";
+    asio::const_buffer piece(body.data(), body.size());
+    co_await ex.WriteStream(std::span(&piece, 1));
+    co_await ex.FinishStream();
   } else {
     co_await ex.Respond(200, StrCat("path=", target.path, " query=", target.query));
   }
@@ -203,6 +216,23 @@ TEST_F(ProxyTest, UpgradeBecomesTunnel) {
   ASSERT_TRUE(client.ReadUntil("ping-1"));
   ASSERT_TRUE(client.Send("ping-2"));
   ASSERT_TRUE(client.ReadUntil("ping-2"));
+}
+
+TEST_F(ProxyTest, HeadAndBodyWrittenApartDoNotWaitForDelayedAck) {
+  // On a reused upstream connection the kernel delays ACKs (40 ms at least); without an
+  // immediate ACK of the head each call would stall that long.
+  RawClient client(proxy_->port());
+  ASSERT_TRUE(client.Send("GET /split HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(client.ReadUntil("\r\n\r\nok"));
+  const auto start = std::chrono::steady_clock::now();
+  constexpr int kCalls = 10;
+  for (int i = 0; i < kCalls; ++i) {
+    client.received().clear();
+    ASSERT_TRUE(client.Send("GET /split HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(client.ReadUntil("\r\n\r\nok"));
+  }
+  // Stalled, the calls take 10 x 40 ms; acknowledged at once, a few ms.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, kCalls * 20ms);
 }
 
 class StaleConnectionTest : public ProxyTest {

@@ -67,6 +67,9 @@ asio::awaitable<Result<void>> MessageReader<kIsRequest>::ReadHead() {
         co_return TranslateParseError(ec);
       }
     }
+    if (received_any_) {
+      connection_.QuickAck();  // part of a head is in: the peer may wait for our ACK
+    }
     FUNCD_CO_ASSIGN_OR_RETURN(std::size_t n, co_await connection_.ReadSome());
     if (n == 0) {
       if (!received_any_) {
@@ -105,6 +108,7 @@ asio::awaitable<Result<std::span<const asio::const_buffer>>> MessageReader<kIsRe
         continue;  // e.g. a chunk header was parsed; try the rest before reading
       }
     }
+    connection_.QuickAck();  // the head is in, the body is not: the peer may wait for our ACK
     FUNCD_CO_ASSIGN_OR_RETURN(std::size_t n, co_await connection_.ReadSome());
     if (n == 0) {
       if (parser_.need_eof()) {

@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/subprocess.h"
+#include "common/wakeup.h"
 #include "http/client.h"
 #include "http/proxy.h"
 #include "watchdog/function_log.h"
@@ -41,6 +42,7 @@ class HttpHandler final : public ModeHandler {
     }
     main_ = contexts.front();
     on_exit_ = std::move(on_exit);
+    ready_changed_ = Wakeup::Create(main_->get_executor());
 
     SpawnOptions spawn;
     spawn.argv = config_.argv;  // the function inherits the watchdog's environment
@@ -59,11 +61,10 @@ class HttpHandler final : public ModeHandler {
 
   bool Ready() const override { return ready_.load(std::memory_order_acquire); }
 
+  // REQUIRES: runs on the first I/O context (where ProbeUpstream and Supervise run).
   asio::awaitable<void> WaitReady() override {
-    asio::steady_timer timer(co_await asio::this_coro::executor);
     while (!Ready() && !exited_.load()) {
-      timer.expires_after(2ms);
-      co_await timer.async_wait(kUseAwaitableNoThrow);
+      co_await ready_changed_->Wait(Clock::time_point::max());
     }
   }
 
@@ -173,6 +174,7 @@ class HttpHandler final : public ModeHandler {
   asio::awaitable<void> Supervise() {
     ExitStatus status = co_await child_->Wait();
     exited_ = true;
+    ready_changed_->Notify();
     if (stopping_) {
       co_return;
     }
@@ -190,13 +192,18 @@ class HttpHandler final : public ModeHandler {
       if (connection) {
         pools_.front().second->Release(std::move(*connection));
         ready_.store(true, std::memory_order_release);
+        ready_changed_->Notify();
         Logf("Upstream ready after %.3fs",
              std::chrono::duration<double>(Clock::now() - start).count());
         co_return;
       }
       timer.expires_after(delay);
       co_await timer.async_wait(kUseAwaitableNoThrow);
-      delay = std::min<std::chrono::milliseconds>(delay * 2, 50ms);
+      // Every millisecond at first (a refused connect costs microseconds, and a cold start
+      // waits for this), then backing off for servers that take long to start.
+      if (Clock::now() - start > 250ms) {
+        delay = std::min<std::chrono::milliseconds>(delay * 2, 50ms);
+      }
     }
   }
 
@@ -208,6 +215,7 @@ class HttpHandler final : public ModeHandler {
   std::optional<ChildProcess> child_;
   std::function<void(int)> on_exit_;
   std::atomic<bool> ready_{false};
+  std::shared_ptr<Wakeup> ready_changed_;  // notified when ready_ or exited_ is set
   std::atomic<bool> exited_{false};
   std::atomic<bool> stopping_{false};
 };

@@ -1,5 +1,7 @@
 #include "provider/process/image.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <boost/json.hpp>
@@ -19,6 +21,23 @@ bool IsDirectory(const std::string& path) {
 
 Error Invalid(std::string message) {
   return Error{ErrorCode::kInvalidArgument, std::move(message)};
+}
+
+// The canonical path of the package directory `dir`, which must stay inside the store.
+Result<std::string> ResolveInStore(const std::string& dir, const std::string& packages_dir,
+                                   std::string_view image) {
+  char resolved[PATH_MAX];
+  char store[PATH_MAX];
+  if (::realpath(dir.c_str(), resolved) == nullptr ||
+      ::realpath(packages_dir.c_str(), store) == nullptr) {
+    return Invalid(StrCat("image \"", image, "\": cannot resolve ", dir));
+  }
+  const std::string_view path(resolved);
+  const std::string_view root(store);
+  if (!path.starts_with(root) || path.size() <= root.size() || path[root.size()] != '/') {
+    return Invalid(StrCat("image \"", image, "\": ", dir, " points outside the package store"));
+  }
+  return std::string(path);
 }
 
 }  // namespace
@@ -90,8 +109,12 @@ Result<ResolvedImage> ResolveImage(std::string_view image, const std::string& pa
   if (safe && tag != "." && tag != "..") {
     const std::string dir = StrCat(packages_dir, "/", name, "/", tag);
     if (IsDirectory(dir)) {
+      // Tags made by `funcd build` are symlinks to content directories (sha256-...): resolve
+      // them now, so that replicas keep running this content when the tag moves (a rebuild
+      // takes effect on the next deploy, as a new image would).
+      FUNCD_ASSIGN_OR_RETURN(std::string content, ResolveInStore(dir, packages_dir, image));
       resolved.kind = ImageKind::kPackage;
-      resolved.app_dir = dir;
+      resolved.app_dir = content;
       FUNCD_RETURN_IF_ERROR(ReadManifest(dir, &resolved));
       return resolved;
     }

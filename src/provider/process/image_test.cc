@@ -69,4 +69,36 @@ TEST_F(ImageTest, BadManifestIsAnError) {
 }
 
 }  // namespace
+TEST_F(ImageTest, TagSymlinksResolveToTheirContentAtDeploy) {
+  // funcd build's layout: NAME/sha256-... holds the content, NAME/TAG links to it.
+  std::filesystem::create_directories(root_ + "/packages/fn/sha256-aaa");
+  std::filesystem::create_directories(root_ + "/packages/fn/sha256-bbb");
+  std::ofstream(root_ + "/packages/fn/sha256-aaa/funcd.json") << R"({"fprocess":"./v1"})";
+  std::ofstream(root_ + "/packages/fn/sha256-bbb/funcd.json") << R"({"fprocess":"./v2"})";
+  std::filesystem::create_directory_symlink("sha256-aaa", root_ + "/packages/fn/latest");
+  auto first = ResolveImage("fn:latest", root_ + "/packages", false);
+  ASSERT_TRUE(first.has_value()) << first.error().message;
+  EXPECT_EQ(first->app_dir, root_ + "/packages/fn/sha256-aaa");
+  EXPECT_EQ(first->fprocess, "./v1");
+  // The tag moves (a rebuild): the next resolution pins the new content.
+  std::filesystem::remove(root_ + "/packages/fn/latest");
+  std::filesystem::create_directory_symlink("sha256-bbb", root_ + "/packages/fn/latest");
+  auto second = ResolveImage("fn:latest", root_ + "/packages", false);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->app_dir, root_ + "/packages/fn/sha256-bbb");
+  EXPECT_EQ(second->fprocess, "./v2");
+  // Pinned by digest.
+  auto pinned = ResolveImage("fn:sha256-aaa", root_ + "/packages", false);
+  ASSERT_TRUE(pinned.has_value());
+  EXPECT_EQ(pinned->app_dir, root_ + "/packages/fn/sha256-aaa");
+}
+
+TEST_F(ImageTest, TagSymlinksMayNotLeaveTheStore) {
+  std::filesystem::create_directories(root_ + "/packages/escape");
+  std::filesystem::create_directory_symlink(root_ + "/app", root_ + "/packages/escape/latest");
+  auto image = ResolveImage("escape", root_ + "/packages", false);
+  ASSERT_FALSE(image.has_value());
+  EXPECT_NE(image.error().message.find("outside the package store"), std::string::npos);
+}
+
 }  // namespace funcd::provider

@@ -586,8 +586,9 @@ asio::awaitable<void> ProcessProvider::CheckHealth(std::shared_ptr<Function> fn,
     timer.cancel();
     ready = !ec && n == 1;
   }
-  // Otherwise poll quickly; the listening socket already queues connections.
-  auto delay = 2ms;
+  // Otherwise poll: every millisecond for the first 250 ms (a cold start waits for this; a
+  // refused connection costs microseconds), then backing off.
+  auto delay = 1ms;
   while (!ready && alive() && Clock::now() < deadline) {
     const bool healthy = co_await ProbeHealth(*instance->health_pool, path);
     if (!alive()) {
@@ -599,7 +600,9 @@ asio::awaitable<void> ProcessProvider::CheckHealth(std::shared_ptr<Function> fn,
     }
     timer.expires_after(delay);
     co_await timer.async_wait(kUseAwaitableNoThrow);
-    delay = std::min<std::chrono::milliseconds>(delay * 3 / 2 + 1ms, 100ms);
+    if (Clock::now() - instance->spawned_at > 250ms) {
+      delay = std::min<std::chrono::milliseconds>(delay * 3 / 2 + 1ms, 100ms);
+    }
   }
   if (!alive()) {
     co_return;
