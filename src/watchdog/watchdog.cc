@@ -103,9 +103,12 @@ int Watchdog::Run() {
     }
     sockaddr_storage storage{};
     socklen_t len = sizeof(storage);
-    if (::getsockname(config_.listen_fd, reinterpret_cast<sockaddr*>(&storage), &len) == 0 &&
-        storage.ss_family == AF_INET) {
-      port_ = ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+    if (::getsockname(config_.listen_fd, reinterpret_cast<sockaddr*>(&storage), &len) == 0) {
+      std::memcpy(self_.data(), &storage, len);
+      self_.resize(len);
+      if (storage.ss_family == AF_INET) {
+        port_ = ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+      }
     }
   } else {
     auto port = server_->Listen(config_.bind_address, config_.port);
@@ -114,6 +117,11 @@ int Watchdog::Run() {
       return 1;
     }
     port_ = *port;
+    const std::string host = config_.bind_address == "0.0.0.0" || config_.bind_address.empty()
+                                 ? "127.0.0.1"
+                                 : config_.bind_address;
+    error_code ec;
+    self_ = http::Endpoint(asio::ip::tcp::endpoint(asio::ip::make_address(host, ec), port_));
   }
   Logf("Timeouts: read: %s write: %s hard: %s health: %s.",
        FormatGoDuration(config_.read_timeout).c_str(),
@@ -121,7 +129,11 @@ int Watchdog::Run() {
        FormatGoDuration(config_.exec_timeout).c_str(),
        FormatGoDuration(config_.healthcheck_interval).c_str());
   Logf("Mode: %s", std::string(ModeName(config_.mode)).c_str());
-  Logf("Listening on port: %d", port_);
+  if (port_ != 0) {
+    Logf("Listening on port: %d", port_);
+  } else {
+    Logf("Listening on the inherited socket (listen_fd %d)", config_.listen_fd);
+  }
 
   if (config_.metrics_port > 0) {
     metrics_handler_ = std::make_unique<MetricsHandler>(registry_);
@@ -285,14 +297,15 @@ asio::awaitable<void> Watchdog::ServeReady(http::ServerExchange& exchange) {
     co_await exchange.Respond(200, "OK");
     co_return;
   }
-  // Ask the function itself, through our own front door.
-  std::string host = config_.bind_address == "0.0.0.0" || config_.bind_address.empty()
-                         ? "127.0.0.1"
-                         : config_.bind_address;
-  std::string path =
-      config_.ready_path.starts_with("/") ? config_.ready_path : "/" + config_.ready_path;
-  auto response = co_await http::FetchUrl("GET", StrCat("http://", host, ":", port_, path), {}, "",
-                                          config_.write_timeout);
+  // Ask the function itself, through our own front door (TCP or unix socket).
+  http::RequestHead head;
+  head.method(http::Verb::get);
+  head.target(config_.ready_path.starts_with("/") ? config_.ready_path : "/" + config_.ready_path);
+  head.set(http::Field::host, "localhost");
+  http::ConnectionPool pool(co_await asio::this_coro::executor, self_);
+  std::string no_body;
+  auto response =
+      co_await http::Fetch(pool, std::move(head), std::move(no_body), config_.write_timeout);
   if (!response) {
     co_await exchange.Respond(503, response.error().message + "\n");
     co_return;

@@ -12,6 +12,7 @@
 #include "common/asio.h"
 #include "common/config.h"
 #include "common/prometheus.h"
+#include "http/client.h"
 #include "http/server.h"
 #include "watchdog/config.h"
 #include "watchdog/mode.h"
@@ -64,7 +65,8 @@ class Watchdog final : public http::Handler {
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<MetricsHandler> metrics_handler_;
   std::unique_ptr<http::Server> metrics_server_;
-  std::uint16_t port_ = 0;
+  std::uint16_t port_ = 0;  // 0 when serving on an inherited unix socket
+  http::Endpoint self_;     // where we listen, for asking ourselves (ready_path)
 
   std::atomic<bool> accepting_{false};
   std::atomic<std::int64_t> in_flight_{0};

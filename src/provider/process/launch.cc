@@ -6,9 +6,12 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "common/strings.h"
@@ -36,6 +39,31 @@ Result<std::pair<UniqueFd, std::uint16_t>> ListenLoopback() {
     return Unexpected(ErrorCode::kResourceExhausted, StrCat("listen: ", std::strerror(errno)));
   }
   return std::make_pair(std::move(fd), ntohs(addr.sin_port));
+}
+
+// A listening unix socket in the abstract namespace (no file to clean up; gone with its last
+// descriptor), named after the instance and made unique. Returns it with its endpoint.
+Result<std::pair<UniqueFd, http::Endpoint>> ListenAbstract(const std::string& instance_name) {
+  static std::atomic<std::uint64_t> counter{0};
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd.valid()) {
+    return Unexpected(ErrorCode::kResourceExhausted, StrCat("socket: ", std::strerror(errno)));
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  // "\0funcd/PID/INSTANCE/N"; the name is not NUL-terminated, its length is the address's.
+  const std::string name =
+      StrCat("funcd/", ::getpid(), "/", instance_name.substr(0, 60), "/", counter++);
+  std::memcpy(addr.sun_path + 1, name.data(), name.size());
+  const auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+      ::listen(fd.get(), 1024) != 0) {
+    return Unexpected(ErrorCode::kResourceExhausted, StrCat("listen: ", std::strerror(errno)));
+  }
+  http::Endpoint endpoint;
+  std::memcpy(endpoint.data(), &addr, len);
+  endpoint.resize(len);
+  return std::make_pair(std::move(fd), endpoint);
 }
 
 // A loopback port that is free now (bound, then released) for a server that binds it itself.
@@ -107,8 +135,10 @@ Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& ima
   LaunchPlan plan;
   // com.funcd.watchdog=none runs the function's own HTTP server as the replica (it must
   // listen on $port and answer its health path); otherwise fwatchdog fronts it and gets a
-  // listening socket from us.
+  // listening socket from us: a unix socket (a cheaper hop than TCP on loopback), or with
+  // com.funcd.transport=tcp a loopback port.
   const bool direct = Annotation(spec, "com.funcd.watchdog") == "none";
+  const bool tcp = direct || Annotation(spec, "com.funcd.transport") == "tcp";
   int listen_fd = -1;
   std::uint16_t port = 0;
   if (direct) {
@@ -117,7 +147,7 @@ Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& ima
       return Fail(free_port.error().message);
     }
     port = *free_port;
-  } else {
+  } else if (tcp) {
     auto listener = ListenLoopback();
     if (!listener) {
       return Fail(listener.error().message);
@@ -125,8 +155,18 @@ Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& ima
     plan.owned_fds.push_back(std::move(listener->first));
     listen_fd = plan.owned_fds.back().get();
     port = listener->second;
+  } else {
+    auto listener = ListenAbstract(instance_name);
+    if (!listener) {
+      return Fail(listener.error().message);
+    }
+    plan.owned_fds.push_back(std::move(listener->first));
+    listen_fd = plan.owned_fds.back().get();
+    plan.endpoint = listener->second;
   }
-  plan.endpoint = http::Endpoint(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
+  if (tcp) {
+    plan.endpoint = http::Endpoint(asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), port));
+  }
 
   const bool sandboxed = !settings.bwrap.empty();
   const std::string run_dir = StrCat(settings.run_dir, "/", instance_name);
@@ -158,7 +198,9 @@ Result<LaunchPlan> PlanLaunch(const FunctionSpec& spec, const ResolvedImage& ima
   } else {
     env["listen_fd"] = "3";
     env["ready_fd"] = "4";
-    env["port"] = std::to_string(port);
+    if (tcp) {
+      env["port"] = std::to_string(port);
+    }
     env["bind_address"] = "127.0.0.1";
     env["metrics_port"] = "0";
     if (env["mode"] == "http") {

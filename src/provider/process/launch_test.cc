@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/strings.h"
 
@@ -78,11 +80,32 @@ TEST_F(LaunchTest, WatchdogInSandboxWithItsListeningSocket) {
   EXPECT_EQ(EnvOf(*plan, "OPENFAAS_NAMESPACE"), "openfaas-fn");
   ASSERT_GE(plan->spawn.inherit_fds.size(), 1u);
   EXPECT_EQ(plan->spawn.inherit_fds[0].second, 3);
-  // The socket listens already, on the port of the endpoint.
+  // The socket listens already: a unix socket in the abstract namespace, the endpoint's.
+  sockaddr_un addr{};
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(
+      ::getsockname(plan->spawn.inherit_fds[0].first, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  EXPECT_EQ(addr.sun_family, AF_UNIX);
+  EXPECT_EQ(addr.sun_path[0], '\0');
+  ASSERT_EQ(plan->endpoint.size(), len);
+  EXPECT_EQ(std::memcmp(plan->endpoint.data(), &addr, len), 0);
+  EXPECT_EQ(EnvOf(*plan, "port"), "<unset>");
+  // A client reaches it through the endpoint.
+  int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  EXPECT_EQ(::connect(client, plan->endpoint.data(), static_cast<socklen_t>(plan->endpoint.size())),
+            0);
+  ::close(client);
+}
+
+TEST_F(LaunchTest, TcpTransportOnRequest) {
+  spec_.annotations = {{"com.funcd.transport", "tcp"}};
+  auto plan = PlanLaunch(spec_, image_, "fn-1", settings_);
+  ASSERT_TRUE(plan.has_value()) << plan.error().message;
   sockaddr_in addr{};
   socklen_t len = sizeof(addr);
   ASSERT_EQ(
       ::getsockname(plan->spawn.inherit_fds[0].first, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  EXPECT_EQ(addr.sin_family, AF_INET);
   EXPECT_EQ(ntohs(addr.sin_port), PortOf(plan->endpoint));
   EXPECT_EQ(EnvOf(*plan, "port"), std::to_string(PortOf(plan->endpoint)));
 }
