@@ -34,8 +34,8 @@ struct LaunchPlan {
   // Read end of the pipe on which fwatchdog writes one byte once it serves (its write end is
   // the replica's fd 4, env ready_fd); invalid for replicas without fwatchdog.
   UniqueFd ready_fd;
-  http::Endpoint endpoint;          // where the replica will serve
-  std::int64_t max_inflight = 0;    // the replica's own limit (0: none)
+  http::Endpoint endpoint;        // where the replica will serve
+  std::int64_t max_inflight = 0;  // the replica's own limit (0: none)
   std::vector<std::string> warnings;
 };
 
