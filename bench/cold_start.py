@@ -9,6 +9,8 @@ state directory):
   compiled         fast_upstream (a compiled HTTP server) behind fwatchdog, mode=http
   compiled-direct  the same server with com.funcd.watchdog=none (no fwatchdog)
   python           a Python standard-library HTTP server (http.server) behind fwatchdog
+  compiled-standby "compiled" with com.funcd.standby=frozen: at zero its replica is frozen
+                   (cgroup freezer), and the call thaws it instead of starting one
 
 it scales the function to 0, waits for its replica to go, and times one call (a new
 connection, as a client would), N times (default 20). The phases come from funcd's
@@ -222,6 +224,8 @@ def main():
          ["./fast_upstream"]),
         ("python", {"fprocess": "python3 server.py", "mode": "http"}, {},
          ["python3", "server.py"]),
+        ("compiled-standby", {"fprocess": "./fast_upstream", "mode": "http"},
+         {"com.funcd.standby": "frozen"}, ["./fast_upstream"]),
     ]
     funcd = Funcd(bin_dir, work_dir, args.sandbox)
     results = []

@@ -61,6 +61,12 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--upstream-timeout", upstream_timeout, "Longest a function call may take")
       ->check(DurationCheck())
       ->capture_default_str();
+  serve_cmd
+      ->add_option("--max-queue", serve.max_queue,
+                   "Calls that may wait per function while its replicas are full or starting; "
+                   "more get 429 with Retry-After")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   serve_cmd->add_option("--read-timeout", read_timeout, "HTTP read inactivity timeout")
       ->check(DurationCheck())
       ->capture_default_str();

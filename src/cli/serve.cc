@@ -144,6 +144,7 @@ int Serve(const ServeOptions& options) {
     gateway_options.credentials = std::move(*credentials);
   }
   gateway_options.invoker.upstream_timeout = options.upstream_timeout;
+  gateway_options.invoker.max_queue = options.max_queue;
 
   // One cgroup subtree per state directory: a second funcd on this machine (or a test) must
   // neither see nor clean up this one's replicas.

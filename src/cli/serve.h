@@ -18,6 +18,7 @@ struct ServeOptions {
   std::chrono::nanoseconds upstream_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds read_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds write_timeout = std::chrono::seconds(60);
+  std::size_t max_queue = 1024;  // calls waiting per function for a replica with room
 };
 
 // The default state directory for this user.

@@ -12,6 +12,7 @@
 //   /reset          closes the connection without answering
 //   /exit           the process exits with status 3
 //   /_/health       200 "OK" (for running without a watchdog)
+//   /boot-id        a random token chosen when this process started (tells restarts apart)
 //   anything else   200 "path=<path> query=<query>"
 
 #include <signal.h>
@@ -19,6 +20,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 
 #include "common/asio.h"
@@ -57,6 +59,9 @@ class Fixture final : public http::Handler {
         }
       }
       co_await ex.FinishStream();
+    } else if (path == "/boot-id") {
+      static const std::string boot_id = std::to_string(std::random_device()());
+      co_await ex.Respond(200, boot_id);
     } else if (path == "/headers") {
       std::string out;
       for (const auto& f : ex.head()) {

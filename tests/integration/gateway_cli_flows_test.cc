@@ -158,7 +158,14 @@ TEST_F(CliFlowTest, LogsWithoutFollowEndByThemselves) {
     EXPECT_EQ(funcd().Invoke("chatty", "POST", "", "12345").status, 200u);
   }
   // faas-cli logs --tail=false: follow=false, tail=-1, the namespace when set.
-  ASSERT_TRUE(funcd().WaitForFunctionLog("chatty", "Wrote 5 Bytes"));
+  // The replica's output reaches the log store asynchronously: wait for all three calls.
+  ASSERT_TRUE(Eventually([&] {
+    int wrote = 0;
+    for (const auto& m : funcd().Logs("chatty")) {
+      wrote += StringField(m, "text").find("Wrote 5 Bytes") != std::string::npos ? 1 : 0;
+    }
+    return wrote == 3;
+  }));
   auto start = std::chrono::steady_clock::now();
   Reply r =
       funcd().Api("GET", "/system/logs?name=chatty&namespace=openfaas-fn&follow=false&tail=-1");

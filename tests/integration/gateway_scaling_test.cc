@@ -176,5 +176,72 @@ TEST_F(ScalingTest, FullReplicasQueueCallsAndScaleUpInsteadOf429) {
   EXPECT_TRUE(funcd().WaitAvailable("narrow", 4));
 }
 
+// --max-queue bounds the calls waiting for a full function: the ones past it get 429 with
+// Retry-After at once, the ones within it are served.
+TEST_F(ScalingTest, CallsPastTheQueueBoundGet429WithRetryAfter) {
+  StartFuncd(FuncdOptions{.extra_args = {"--max-queue", "2"}});
+  json::object fn =
+      Fixture("bounded", {{"com.openfaas.scale.min", "1"}, {"com.openfaas.scale.max", "1"}});
+  fn["envVars"].as_object()["max_inflight"] = "1";
+  ASSERT_TRUE(funcd().DeployAndWait(fn));
+  // One call occupies the replica; then two wait and the rest are turned away.
+  auto first = std::async(std::launch::async, [&] {
+    return TryCall(funcd().port(), "GET", "/function/bounded/slow?ms=3000", "", {}, 30s);
+  });
+  ASSERT_TRUE(Eventually([&] {
+    return funcd()
+               .Api("GET", "/metrics")
+               .body.find(
+                   "gateway_function_invocation_started{function_name=\"bounded.openfaas-fn\"} "
+                   "1") != std::string::npos;
+  }));
+  std::vector<std::future<std::optional<Reply>>> more;
+  for (int i = 0; i < 5; ++i) {
+    more.push_back(std::async(std::launch::async, [&] {
+      return TryCall(funcd().port(), "GET", "/function/bounded/slow?ms=10", "", {}, 30s);
+    }));
+  }
+  std::map<unsigned, int> statuses;
+  std::string retry_after;
+  for (auto& call : more) {
+    auto reply = call.get();
+    ++statuses[reply ? reply->status : 0];
+    if (reply && reply->status == 429) {
+      retry_after = reply->Header("Retry-After");
+      EXPECT_NE(reply->body.find("already waiting"), std::string::npos) << reply->body;
+    }
+  }
+  auto reply = first.get();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 200u);
+  EXPECT_EQ(statuses, (std::map<unsigned, int>{{200, 2}, {429, 3}}));
+  EXPECT_FALSE(retry_after.empty());
+}
+
+// com.funcd.standby=frozen: at zero the last replica is frozen instead of stopped, and the
+// next call thaws it: the same process answers, no new replica starts.
+TEST_F(ScalingTest, StandbyReplicaIsFrozenAtZeroAndThawedByTheNextCall) {
+  json::object fn = FixtureFunction("standby");
+  fn["annotations"] = json::object{{"com.funcd.standby", "frozen"}};
+  ASSERT_TRUE(funcd().DeployAndWait(fn));
+  const std::string boot_id = funcd().Invoke("standby", "GET", "/boot-id").body;
+  ASSERT_EQ(funcd()
+                .Api("POST", "/system/scale-function/standby",
+                     R"({"serviceName":"standby","replicas":0})")
+                .status,
+            202u);
+  ASSERT_TRUE(
+      Eventually([&] { return !funcd().Status("standby")->contains("availableReplicas"); }));
+  ASSERT_TRUE(Eventually([&] {
+    return funcd().RuntimeEvents("standby").find("cgroup frozen") != std::string::npos;
+  })) << funcd().RuntimeEvents("standby");
+  Reply woken = funcd().Invoke("standby", "GET", "/boot-id");
+  EXPECT_EQ(woken.status, 200u);
+  EXPECT_EQ(woken.body, boot_id);  // the same process: thawed, not started again
+  EXPECT_EQ(Replicas("standby"), 1);
+  EXPECT_NE(funcd().RuntimeEvents("standby").find("woken from standby"), std::string::npos)
+      << funcd().RuntimeEvents("standby");
+}
+
 }  // namespace
 }  // namespace funcd::testing

@@ -28,7 +28,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-enum class State { kStarting, kReady, kStopping, kBackoff };
+// kStandby: out of the replica set, frozen (or about to be) until replicas are wanted again.
+enum class State { kStarting, kReady, kStopping, kBackoff, kStandby };
 
 std::string FormatBytes(std::uint64_t bytes) {
   if (bytes % (1 << 20) == 0) {
@@ -116,6 +117,8 @@ struct ProcessProvider::Instance {
   std::unique_ptr<asio::posix::stream_descriptor> ready_pipe;
   std::int64_t max_inflight = 0;
   std::uint64_t oom_kills_reported = 0;
+  bool frozen = false;              // its cgroup is frozen
+  std::uint64_t standby_epoch = 0;  // bumped by Standby and Wake; a pending freeze checks it
 };
 
 ProcessProvider::ProcessProvider(ProcessProviderOptions options,
@@ -324,14 +327,30 @@ double ProcessProvider::CpuSeconds(const FunctionRef& ref) const {
 // Reconciliation (control thread)
 
 void ProcessProvider::Reconcile(const std::shared_ptr<Function>& fn) {
-  const std::int64_t desired =
-      (fn->removed || shut_down_ || !fn->runnable) ? 0 : fn->desired.load();
-  std::vector<std::shared_ptr<Instance>> current, old;
+  const bool live = !fn->removed && !shut_down_ && fn->runnable;
+  const std::int64_t desired = live ? fn->desired.load() : 0;
+  const bool standby_wanted = live && cgroups_ &&
+                              fn->spec.annotations.contains("com.funcd.standby") &&
+                              fn->spec.annotations.at("com.funcd.standby") == "frozen";
+  std::vector<std::shared_ptr<Instance>> current, old, standby;
   for (const auto& instance : fn->instances) {
     if (instance->stopping) {
       continue;
     }
+    if (instance->state == State::kStandby) {
+      standby.push_back(instance);
+      continue;
+    }
     (instance->generation == fn->generation ? current : old).push_back(instance);
+  }
+  // A replica on standby wakes when replicas are wanted, and goes when it is outdated.
+  for (const auto& instance : standby) {
+    if (!standby_wanted || instance->generation != fn->generation) {
+      StopInstance(fn, instance, "standby no longer wanted");
+    } else if (static_cast<std::int64_t>(current.size()) < desired) {
+      Wake(fn, instance);
+      current.push_back(instance);
+    }
   }
   // Grow the current generation to the desired count.
   for (auto n = static_cast<std::int64_t>(current.size()); n < desired; ++n) {
@@ -356,8 +375,15 @@ void ProcessProvider::Reconcile(const std::shared_ptr<Function>& fn) {
   if (static_cast<std::int64_t>(current.size()) > desired) {
     std::sort(current.begin(), current.end(), serving_last);
     const size_t extra = current.size() - static_cast<size_t>(std::max<std::int64_t>(desired, 0));
+    // Going to zero with standby on: the last replica (a ready one, if any) stays, frozen.
+    const bool keep_one =
+        desired == 0 && standby_wanted && standby.empty() && current.back()->state == State::kReady;
     for (size_t i = 0; i < extra; ++i) {
-      StopInstance(fn, current[i], "scaled down");
+      if (keep_one && i + 1 == extra) {
+        Standby(fn, current[i]);
+      } else {
+        StopInstance(fn, current[i], "scaled down");
+      }
     }
   }
   // Rolling update: an old replica stops for each new one that is ready.
@@ -458,6 +484,10 @@ void ProcessProvider::StopInstance(const std::shared_ptr<Function>& fn,
     return;
   }
   instance->stopping = true;
+  if (instance->frozen) {
+    (void)instance->cgroup->Thaw();  // a frozen process cannot act on SIGTERM
+    instance->frozen = false;
+  }
   if (instance->state == State::kBackoff || !instance->child) {
     if (instance->backoff) {
       instance->backoff->cancel();
@@ -470,12 +500,69 @@ void ProcessProvider::StopInstance(const std::shared_ptr<Function>& fn,
   }
   instance->state = State::kStopping;
   if (instance->routing) {
-    fn->set->Remove(instance->id);
+    fn->set->Remove(instance->routing->id);
   }
   if (!fn->removed && !shut_down_) {
     Event(*fn, instance->name, StrCat("stopping (", reason, ")"));
   }
   asio::co_spawn(control_, Drain(instance), LogExceptions{"replica drain"});
+}
+
+void ProcessProvider::Standby(const std::shared_ptr<Function>& fn,
+                              const std::shared_ptr<Instance>& instance) {
+  instance->state = State::kStandby;
+  if (instance->routing) {
+    fn->set->Remove(instance->routing->id);
+  }
+  Event(*fn, instance->name, "on standby (frozen until the next call)");
+  asio::co_spawn(control_, FreezeWhenDrained(fn, instance, ++instance->standby_epoch),
+                 LogExceptions{"replica standby"});
+}
+
+asio::awaitable<void> ProcessProvider::FreezeWhenDrained(std::shared_ptr<Function> fn,
+                                                         std::shared_ptr<Instance> instance,
+                                                         std::uint64_t epoch) {
+  asio::steady_timer timer(control_);
+  auto pending = [&] { return instance->standby_epoch == epoch && !instance->stopping; };
+  const auto drain_deadline = Clock::now() + options_.drain_timeout;
+  while (pending() && instance->routing && instance->routing->inflight.load() > 0 &&
+         Clock::now() < drain_deadline) {
+    timer.expires_after(10ms);
+    co_await timer.async_wait(kUseAwaitableNoThrow);
+  }
+  if (!pending()) {
+    co_return;  // woken or stopped meanwhile
+  }
+  auto frozen = instance->cgroup ? instance->cgroup->Freeze()
+                                 : Result<void>(Error{ErrorCode::kUnimplemented, "no cgroup"});
+  if (!frozen) {
+    StopInstance(fn, instance, StrCat("cannot freeze: ", frozen.error().message));
+    co_return;
+  }
+  instance->frozen = true;
+  Event(*fn, instance->name, "cgroup frozen");
+}
+
+void ProcessProvider::Wake(const std::shared_ptr<Function>& fn,
+                           const std::shared_ptr<Instance>& instance) {
+  const Clock::time_point requested = Clock::now();
+  ++instance->standby_epoch;  // a freeze still waiting for calls to drain stands down
+  if (instance->frozen) {
+    if (auto thawed = instance->cgroup->Thaw(); !thawed) {
+      StopInstance(fn, instance, StrCat("cannot thaw: ", thawed.error().message));
+      return;
+    }
+    instance->frozen = false;
+  }
+  instance->state = State::kReady;
+  // A new routing identity: the gateway's per-replica connection pools and start-up phases
+  // follow the Replica object, and this is a start as far as callers can tell.
+  const Clock::time_point now = Clock::now();
+  instance->routing =
+      std::make_shared<Replica>(next_id_++, instance->endpoint, instance->name,
+                                instance->max_inflight, StartTimes{requested, requested, now});
+  fn->set->Add(instance->routing);
+  Event(*fn, instance->name, "woken from standby");
 }
 
 asio::awaitable<void> ProcessProvider::Drain(std::shared_ptr<Instance> instance) {
@@ -515,7 +602,7 @@ asio::awaitable<void> ProcessProvider::Supervise(std::shared_ptr<Function> fn,
     fn->starting--;
   }
   if (instance->routing) {
-    fn->set->Remove(instance->id);
+    fn->set->Remove(instance->routing->id);
     instance->routing.reset();
   }
   std::string text = StrCat("replica exited: ", status.ToString());
@@ -648,8 +735,8 @@ asio::awaitable<void> ProcessProvider::CheckHealth(std::shared_ptr<Function> fn,
                      ")"));
       }
     }
-    if (Clock::now() < next_check) {
-      continue;
+    if (Clock::now() < next_check || instance->state != State::kReady) {
+      continue;  // not due, or on standby (a frozen replica cannot answer)
     }
     next_check = Clock::now() + options_.health_interval;
     const bool healthy = co_await ProbeHealth(*instance->health_pool, path);

@@ -77,6 +77,13 @@ class ProcessProvider final : public Provider {
   asio::awaitable<void> CheckHealth(std::shared_ptr<Function> fn,
                                     std::shared_ptr<Instance> instance, std::uint64_t run);
   asio::awaitable<void> Drain(std::shared_ptr<Instance> instance);
+  // Standby (annotation com.funcd.standby=frozen): at zero desired replicas one ready replica
+  // leaves the replica set and is frozen once its calls are done, instead of stopped; Wake
+  // thaws it and puts it back when replicas are wanted again.
+  void Standby(const std::shared_ptr<Function>& fn, const std::shared_ptr<Instance>& instance);
+  asio::awaitable<void> FreezeWhenDrained(std::shared_ptr<Function> fn,
+                                          std::shared_ptr<Instance> instance, std::uint64_t epoch);
+  void Wake(const std::shared_ptr<Function>& fn, const std::shared_ptr<Instance>& instance);
   asio::awaitable<void> WaitForReplicasToExit();
   void Event(const Function& fn, const std::string& instance, const std::string& text);
 
