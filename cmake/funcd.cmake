@@ -12,6 +12,10 @@ if(FUNCD_WERROR)
   list(APPEND FUNCD_WARNINGS -Werror)
 endif()
 
+# BOOST_ASSERT calls boost::assertion_failed (src/common/boost_assert.cc) in builds without
+# NDEBUG; set for every target of the project so that all agree on what BOOST_ASSERT is.
+add_compile_definitions(BOOST_ENABLE_ASSERT_DEBUG_HANDLER)
+
 add_library(funcd_options INTERFACE)
 target_compile_options(funcd_options INTERFACE ${FUNCD_WARNINGS})
 target_compile_definitions(funcd_options INTERFACE
@@ -57,7 +61,7 @@ function(funcd_fuzz name)
   if(NOT FUNCD_FUZZ)
     return()
   endif()
-  add_executable(${name} ${ARG_SRCS})
+  add_executable(${name} ${ARG_SRCS} ${PROJECT_SOURCE_DIR}/src/common/boost_assert.cc)
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined ${FUNCD_WARNINGS})
   target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
