@@ -46,6 +46,8 @@ class HttpHandler final : public ModeHandler {
 
     SpawnOptions spawn;
     spawn.argv = config_.argv;  // the function inherits the watchdog's environment
+    // The function does not outlive its watchdog, even when the watchdog is killed outright.
+    spawn.die_with_parent = true;
     FUNCD_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Spawn(main_->get_executor(), spawn));
     child_.emplace(std::move(child));
     Logf("Forked %s (pid %d), upstream %s", config_.fprocess.c_str(), child_->pid(),

@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <future>
+#include <thread>
 
 #include "common/strings.h"
 #include "http/testing/raw_client.h"
@@ -213,6 +214,26 @@ TEST_F(HttpModeTest, FunctionOutputIsLoggedWithStreamPrefix) {
   auto wd = Start();
   EXPECT_NE(wd->process().WaitForLog("stderr: "), std::nullopt);  // "fixture listening on"
   EXPECT_NE(wd->process().Log().find("fixture listening on"), std::string::npos);
+}
+
+// The forked function does not outlive its watchdog, even one killed with SIGKILL (which
+// cannot stop it first): nothing is left listening on the upstream port.
+TEST_F(HttpModeTest, FunctionDiesWithAKilledWatchdog) {
+  auto wd = Start();
+  auto forked = wd->process().WaitForLog("(pid ");
+  ASSERT_NE(forked, std::nullopt);
+  const std::size_t at = forked->find("(pid ");
+  const pid_t function_pid = std::atoi(forked->c_str() + at + 5);
+  ASSERT_GT(function_pid, 0) << *forked;
+  ASSERT_EQ(::kill(function_pid, 0), 0);
+  wd->process().Signal(SIGKILL);  // the watchdog alone, not its process group
+  ASSERT_NE(wd->process().WaitExit(), std::nullopt);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (::kill(function_pid, 0) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);  // polling: the kernel gives no exit event for a non-child
+  }
+  EXPECT_NE(::kill(function_pid, 0), 0)
+      << "the function (pid " << function_pid << ") survived its watchdog";
 }
 
 TEST_F(HttpModeTest, AccessLogWhenAskedFor) {
