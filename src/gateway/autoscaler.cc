@@ -65,6 +65,12 @@ void Autoscaler::Saturated(const FunctionEntry& entry, std::int64_t demand, Cloc
   }
 }
 
+void Autoscaler::ScaledByHand(const FunctionEntry& entry, std::int64_t replicas,
+                              Clock::time_point now) {
+  std::lock_guard lock(mu_);
+  states_[entry.key].wanted.emplace_back(now, replicas);
+}
+
 void Autoscaler::Tick(Clock::time_point now) {
   std::lock_guard lock(mu_);
   std::map<std::string, State> next;

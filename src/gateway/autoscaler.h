@@ -42,6 +42,9 @@ class Autoscaler {
   // Calls are waiting for room: scales up to `demand` replicas (within the policy) at once,
   // and keeps that count through the down window. Thread-safe.
   void Saturated(const FunctionEntry& entry, std::int64_t demand, Clock::time_point now);
+  // Someone set the count through the API (faas-cli scale): it holds through the down window
+  // before the load may take it down again. Thread-safe.
+  void ScaledByHand(const FunctionEntry& entry, std::int64_t replicas, Clock::time_point now);
 
  private:
   struct State {

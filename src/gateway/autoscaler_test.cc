@@ -91,6 +91,19 @@ TEST_F(AutoscalerTest, ScalesUpWithTheRateAndDownAfterTheWindow) {
   EXPECT_EQ(decisions_, std::vector<std::int64_t>({3, 1}));
 }
 
+TEST_F(AutoscalerTest, AScaleByHandHoldsThroughTheWindow) {
+  Deploy(Policy(1, 4), 1);
+  const Clock::time_point t0 = Clock::now();
+  autoscaler_.Tick(t0);
+  Deploy(Policy(1, 4), 3);  // faas-cli scale --replicas 3, as the gateway applies it
+  autoscaler_.ScaledByHand(*Entry(), 3, t0 + 1s);
+  autoscaler_.Tick(t0 + 2s);  // idle, but the count was asked for
+  autoscaler_.Tick(t0 + 8s);
+  EXPECT_TRUE(decisions_.empty());
+  autoscaler_.Tick(t0 + 12s);  // the window has passed: back to the minimum
+  EXPECT_EQ(decisions_, std::vector<std::int64_t>({1}));
+}
+
 TEST_F(AutoscalerTest, MinEqualToMaxNeverScales) {
   Deploy(Policy(2, 2), 2);
   const Clock::time_point t0 = Clock::now();

@@ -464,6 +464,9 @@ asio::awaitable<void> Gateway::ScaleFunction(http::ServerExchange& ex, const Rou
     co_await RespondError(ex, scaled.error());
     co_return;
   }
+  if (Autoscaler* autoscaler = autoscaler_.load()) {
+    autoscaler->ScaledByHand(*entry, replicas, std::chrono::steady_clock::now());
+  }
   co_await ex.Respond(202, "", "");
 }
 
