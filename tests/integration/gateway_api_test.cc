@@ -364,8 +364,14 @@ TEST_F(ApiTest, MetricsCountInvocationsPerFunction) {
     EXPECT_EQ(funcd().Invoke("counted", "POST", "", "x").status, 200u);
   }
   EXPECT_EQ(funcd().Invoke("counted", "POST", "/", "y").status, 200u);
-  const std::string text = funcd().Anonymous("GET", "/metrics").body;
   const std::string fn = "function_name=\"counted.openfaas-fn\"";
+  // A call is counted once its response is written, which may be just after the client has
+  // read it.
+  std::string text;
+  EXPECT_TRUE(Eventually([&] {
+    text = funcd().Anonymous("GET", "/metrics").body;
+    return MetricValue(text, "gateway_function_invocation_total", {fn, "code=\"200\""}) == 4.0;
+  }));
   EXPECT_EQ(MetricValue(text, "gateway_function_invocation_total", {fn, "code=\"200\""}), 4.0)
       << text;
   EXPECT_EQ(MetricValue(text, "gateway_function_invocation_started", {fn}), 4.0);
