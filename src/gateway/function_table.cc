@@ -39,20 +39,62 @@ std::shared_ptr<const FunctionEntry> FunctionTable::Find(std::string_view key) c
 }
 
 void FunctionTable::Put(std::shared_ptr<const FunctionEntry> entry) {
-  std::unique_lock lock(mu_);
-  std::string key = entry->key;
-  entries_[std::move(key)] = std::move(entry);
+  std::shared_ptr<const FunctionEntry> added = entry;
+  {
+    std::unique_lock lock(mu_);
+    std::string key = entry->key;
+    entries_[std::move(key)] = std::move(entry);
+  }
+  Notify(added->key, added);
 }
 
 std::shared_ptr<const FunctionEntry> FunctionTable::Erase(const std::string& key) {
-  std::unique_lock lock(mu_);
-  auto it = entries_.find(key);
-  if (it == entries_.end()) {
-    return nullptr;
+  std::shared_ptr<const FunctionEntry> entry;
+  {
+    std::unique_lock lock(mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      return nullptr;
+    }
+    entry = std::move(it->second);
+    entries_.erase(it);
   }
-  auto entry = std::move(it->second);
-  entries_.erase(it);
+  Notify(key, nullptr);
   return entry;
+}
+
+std::uint64_t FunctionTable::AddListener(Listener listener) const {
+  std::lock_guard lock(listeners_mu_);
+  auto updated =
+      listeners_ ? std::make_shared<Listeners>(*listeners_) : std::make_shared<Listeners>();
+  const std::uint64_t id = next_listener_id_++;
+  updated->emplace_back(id, std::move(listener));
+  listeners_ = std::move(updated);
+  return id;
+}
+
+void FunctionTable::RemoveListener(std::uint64_t id) const {
+  std::lock_guard lock(listeners_mu_);
+  if (!listeners_) {
+    return;
+  }
+  auto updated = std::make_shared<Listeners>(*listeners_);
+  std::erase_if(*updated, [id](const auto& item) { return item.first == id; });
+  listeners_ = std::move(updated);
+}
+
+void FunctionTable::Notify(const std::string& key,
+                           const std::shared_ptr<const FunctionEntry>& entry) const {
+  std::shared_ptr<const Listeners> listeners;
+  {
+    std::lock_guard lock(listeners_mu_);
+    listeners = listeners_;
+  }
+  if (listeners) {
+    for (const auto& [id, listener] : *listeners) {
+      listener(key, entry);
+    }
+  }
 }
 
 std::vector<std::shared_ptr<const FunctionEntry>> FunctionTable::List(

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -76,9 +77,29 @@ class FunctionTable {
   // Entries of one namespace ("" = all), ordered by name.
   std::vector<std::shared_ptr<const FunctionEntry>> List(const std::string& namespace_name) const;
 
+  // Change notification: a listener is called after every Put (with the new entry) and every
+  // Erase that removed something (with nullptr), on the thread that made the change and never
+  // under the table's lock. Changes of one key made on different threads may be reported out
+  // of order: a listener that needs the latest state re-reads it with Find(key). Listeners
+  // must be cheap and must not add or remove listeners. Observing does not change the table,
+  // hence const.
+  using Listener = std::function<void(const std::string& key,
+                                      const std::shared_ptr<const FunctionEntry>& entry)>;
+  // Registers `listener`; returns its id for RemoveListener. Thread-safe.
+  std::uint64_t AddListener(Listener listener) const;
+  // After return no new call of the listener starts; one already running on another thread
+  // may still be finishing. Thread-safe.
+  void RemoveListener(std::uint64_t id) const;
+
  private:
+  void Notify(const std::string& key, const std::shared_ptr<const FunctionEntry>& entry) const;
+
   mutable std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<const FunctionEntry>, std::less<>> entries_;
+  using Listeners = std::vector<std::pair<std::uint64_t, Listener>>;
+  mutable std::mutex listeners_mu_;
+  mutable std::shared_ptr<const Listeners> listeners_;  // copied on change, read by Notify
+  mutable std::uint64_t next_listener_id_ = 1;
 };
 
 // A positive integer label, or `fallback` when absent or not a positive integer.
