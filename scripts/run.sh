@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds funcd (release), starts `funcd serve` with the example
-# function deployed, and prints how to call it. Ctrl-C stops everything.
+# Installs dependencies, builds funcd (release), starts `funcd serve`, builds and deploys the
+# example functions from a stack file with the funcd client (login, up), and prints how to
+# call them. Ctrl-C stops everything.
 #
 #   ./scripts/run.sh              gateway on 127.0.0.1:8080 (PORT=... to change)
 #   STATE_DIR=/tmp/funcd ./scripts/run.sh
@@ -29,24 +30,37 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 SECRETS="${STATE_DIR:-$([ "$(id -u)" -eq 0 ] && echo /var/lib/funcd || echo "$HOME/.local/share/funcd")}/secrets"
-AUTH="admin:$(cat "$SECRETS/basic-auth-password")"
+FUNCD="$ROOT/build/release/bin/funcd"
+export OPENFAAS_URL="$GATEWAY"
+[ -n "$STATE_DIR" ] && export FUNCD_STATE_DIR="$STATE_DIR"
 
-# Deploy (or update) the example the way faas-cli does: PUT, then POST when it is new.
-DEPLOYMENT="{\"service\":\"hello\",\"image\":\"dir://$ROOT/examples/hello\",\"envProcess\":\"./handler.sh\"}"
-code=$(curl -s -o /dev/null -w '%{http_code}' -u "$AUTH" -X PUT -d "$DEPLOYMENT" "$GATEWAY/system/functions")
-if [ "$code" = 404 ]; then
-  code=$(curl -s -o /dev/null -w '%{http_code}' -u "$AUTH" -X POST -d "$DEPLOYMENT" "$GATEWAY/system/functions")
-fi
-[ "$code" = 202 ] || { echo "deploying the example failed: HTTP $code" >&2; exit 1; }
-for _ in $(seq 1 100); do
-  curl -fsS -u "$AUTH" "$GATEWAY/system/function/hello" | grep -q availableReplicas && break
-  sleep 0.05
-done
+# The example functions, as a stack file: the handler in examples/hello built with the bash
+# template into a package in the state directory's package store.
+STACK="$ROOT/build/run/stack.yml"
+mkdir -p "$(dirname "$STACK")"
+cat > "$STACK" <<'YAML'
+version: 1.0
+provider:
+  name: openfaas
+  gateway: ${OPENFAAS_URL:-http://127.0.0.1:8080}
+functions:
+  hello:
+    lang: bash
+    handler: ../../examples/hello
+    image: hello:latest
+YAML
+
+echo "== logging in, building and deploying $STACK"
+"$FUNCD" login --password-stdin < "$SECRETS/basic-auth-password"
+"$FUNCD" up -f "$STACK"
+"$FUNCD" ready hello --interval 100ms --attempts 100
 
 cat <<MSG
 
-funcd is running on $GATEWAY with the example function 'hello' deployed.
+funcd is running on $GATEWAY with the example function 'hello' deployed from $STACK.
 Call it:       curl -d 'funcd' $GATEWAY/function/hello
+  or:          echo -n funcd | $FUNCD invoke hello -g $GATEWAY
+More:          $FUNCD list -g $GATEWAY;  $FUNCD logs hello -g $GATEWAY   (see the README's Walkthrough)
 Admin API:     curl -u admin:\$(cat $SECRETS/basic-auth-password) $GATEWAY/system/functions
 Web UI:        $GATEWAY/ui/   (user admin, password in $SECRETS/basic-auth-password)
 Ctrl-C stops it.
