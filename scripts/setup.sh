@@ -14,6 +14,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev wrk curl procps
   # runtime tools used by the process runtime and by tests
   bubblewrap nats-server mosquitto
+  # function templates (funcd build and the replicas): python3-http, node-http, cpp-http (g++);
+  # git for funcd build --tag sha|branch|describe
+  python3 nodejs git
 )
 
 missing=()

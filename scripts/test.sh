@@ -44,22 +44,27 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --preset asan 2>&1 | tee /tmp/funcd-ctest-asan.log || status=1
 record asan /tmp/funcd-ctest-asan.log
 
-step "fuzz (${FUZZ_SECONDS}s)"
+step "fuzz (${FUZZ_SECONDS}s per target)"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz
-corpus=$(mktemp -d /tmp/funcd-fuzz-XXXXXX)
-cp tests/fuzz_corpus/http_request/* "$corpus/"
-if build/fuzz/bin/http_request_fuzz -max_total_time="$FUZZ_SECONDS" -max_len=4096 \
-    -print_final_stats=1 "$corpus" > /tmp/funcd-fuzz.log 2>&1; then
-  summary+=("fuzz: $(grep -oE 'Done [0-9]+ runs' /tmp/funcd-fuzz.log), no crash")
-  PASSED=$(( ${PASSED:-0} + 1 ))
-else
-  tail -40 /tmp/funcd-fuzz.log
-  summary+=("fuzz: CRASH (see above)")
-  FAILED=$(( ${FAILED:-0} + 1 ))
-  status=1
-fi
-rm -rf "$corpus"
+# Each fuzzer starts from its corpus in tests/fuzz_corpus/NAME (if any) in a scratch copy.
+for fuzzer in http_request queue_message; do
+  corpus=$(mktemp -d /tmp/funcd-fuzz-XXXXXX)
+  if [ -d "tests/fuzz_corpus/$fuzzer" ]; then
+    cp "tests/fuzz_corpus/$fuzzer"/* "$corpus/"
+  fi
+  if "build/fuzz/bin/${fuzzer}_fuzz" -max_total_time="$FUZZ_SECONDS" -max_len=4096 \
+      -print_final_stats=1 "$corpus" > "/tmp/funcd-fuzz-$fuzzer.log" 2>&1; then
+    summary+=("fuzz $fuzzer: $(grep -oE 'Done [0-9]+ runs' "/tmp/funcd-fuzz-$fuzzer.log"), no crash")
+    PASSED=$(( ${PASSED:-0} + 1 ))
+  else
+    tail -40 "/tmp/funcd-fuzz-$fuzzer.log"
+    summary+=("fuzz $fuzzer: CRASH (see above)")
+    FAILED=$(( ${FAILED:-0} + 1 ))
+    status=1
+  fi
+  rm -rf "$corpus"
+done
 
 step "done"
 printf '%s\n' "${summary[@]}"

@@ -1,8 +1,11 @@
-// funcd: the server (`funcd serve`) and, later, the client commands. main only wires flags.
+// funcd: the server (`funcd serve`) and the client commands (faas-cli's workflow). main only
+// wires flags.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string_view>
 
+#include "cli/client.h"
 #include "cli/serve.h"
 #include "common/config.h"
 #include "common/strings.h"
@@ -73,13 +76,81 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--write-timeout", write_timeout, "HTTP write inactivity timeout")
       ->check(DurationCheck())
       ->capture_default_str();
+  serve_cmd->add_option(
+      "--nats", serve.nats_url,
+      "NATS server for triggers (topic: nats:SUBJECT), e.g. nats://127.0.0.1:4222");
+  serve_cmd->add_option("--mqtt", serve.mqtt_url,
+                        "MQTT broker for triggers (topic: mqtt:TOPIC), e.g. mqtt://127.0.0.1:1883");
+  // Asynchronous invocation (/async-function): queue, workers, retry defaults.
+  std::string retry_min_wait = "10s", retry_max_wait = "120s", async_retention = "1h";
+  serve_cmd
+      ->add_option("--queue", serve.queue,
+                   "Async queue: sqlite (STATE_DIR/queue.db; the NATS JetStream backend, "
+                   "nats://HOST:PORT, is not built yet)")
+      ->capture_default_str();
+  serve_cmd->add_option("--async-workers", serve.async_workers, "Async calls attempted at once")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--async-max-body", serve.async_max_body,
+                   "Largest async request body (bytes, or 10MB, 512KiB...)")
+      ->transform(CLI::AsSizeValue(false))
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--retry-attempts", serve.retry_attempts,
+                   "Attempts per async call, the first included (com.openfaas.retry.attempts)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--retry-codes", serve.retry_codes,
+                   "Function statuses that are retried (com.openfaas.retry.codes)")
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--retry-min-wait", retry_min_wait,
+                   "First retry delay; doubles per attempt (com.openfaas.retry.min_wait)")
+      ->check(DurationCheck())
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--retry-max-wait", retry_max_wait,
+                   "Longest retry delay (com.openfaas.retry.max_wait)")
+      ->check(DurationCheck())
+      ->capture_default_str();
+  serve_cmd
+      ->add_option("--async-retention", async_retention,
+                   "How long finished async calls stay visible to /system/async/calls/ID")
+      ->check(DurationCheck())
+      ->capture_default_str();
 
-  CLI11_PARSE(app, argc, argv);
+  funcd::cli::ClientCommands client(app);
+  app.footer(
+      "Client commands talk to the gateway in -g, the stack file's provider.gateway, "
+      "$OPENFAAS_URL or http://127.0.0.1:8080.\nExit codes: 0 success, 1 failure, 2 usage error.");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // An unknown command reads better named than as "A subcommand is required".
+    const CLI::App& commands = app;
+    if (argc > 1 && argv[1][0] != '-' &&
+        commands.get_subcommands([&](const CLI::App* sub) { return sub->check_name(argv[1]); })
+            .empty()) {
+      std::fprintf(stderr, "funcd: unknown command \"%s\" (funcd --help lists the commands)\n",
+                   argv[1]);
+      return 2;
+    }
+    const int code = app.exit(e);
+    // Usage errors of the client commands exit with 2; serve keeps CLI11's codes.
+    const bool serve_args = argc > 1 && std::string_view(argv[1]) == "serve";
+    return code == 0 || serve_args ? code : 2;
+  }
   if (serve_cmd->parsed()) {
     serve.upstream_timeout = ToDuration(upstream_timeout);
     serve.read_timeout = ToDuration(read_timeout);
     serve.write_timeout = ToDuration(write_timeout);
+    serve.retry_min_wait = ToDuration(retry_min_wait);
+    serve.retry_max_wait = ToDuration(retry_max_wait);
+    serve.async_retention = ToDuration(async_retention);
     return funcd::cli::Serve(serve);
   }
-  return 0;
+  return client.Run().value_or(0);
 }

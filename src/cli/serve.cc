@@ -15,6 +15,9 @@
 #include "gateway/gateway.h"
 #include "provider/process/process_provider.h"
 #include "store/store.h"
+#include "triggers/async_submitter.h"
+#include "triggers/trigger_manager.h"
+#include "worker/async_service.h"
 
 namespace funcd::cli {
 
@@ -69,6 +72,33 @@ bool MakeDirs(const std::string& path, mode_t mode) {
     }
   }
   return true;
+}
+
+// SIGTERM: stops accepting and drains the HTTP requests while the async attempts in progress
+// finish (no new ones start), so that they are settled rather than delivered again.
+asio::awaitable<void> DrainForShutdown(http::Server& server, worker::AsyncService& async) {
+  using asio::experimental::awaitable_operators::operator&&;
+  co_await (server.Shutdown(std::chrono::seconds(10)) && async.Drain(std::chrono::seconds(10)));
+}
+
+Result<std::unique_ptr<worker::AsyncService>> MakeAsyncService(const ServeOptions& options,
+                                                               const std::string& state_dir,
+                                                               gateway::Gateway& gateway) {
+  worker::AsyncOptions async;
+  async.queue = options.queue;
+  async.state_dir = state_dir;
+  async.workers = static_cast<std::size_t>(std::max(options.async_workers, 1));
+  async.max_body = options.async_max_body;
+  async.retention = options.async_retention;
+  async.retry.attempts = std::max(options.retry_attempts, 1);
+  async.retry.min_wait = options.retry_min_wait;
+  async.retry.max_wait = std::max(options.retry_max_wait, options.retry_min_wait);
+  auto codes = worker::ParseStatusList(options.retry_codes);
+  if (!codes) {
+    return MakeError(ErrorCode::kInvalidArgument, StrCat("--retry-codes: ", codes.error().message));
+  }
+  async.retry.codes = std::move(*codes);
+  return worker::AsyncService::Create(std::move(async), gateway);
 }
 
 }  // namespace
@@ -177,6 +207,14 @@ int Serve(const ServeOptions& options) {
                  restored.error().message.c_str());
     return 1;
   }
+  // Asynchronous invocation: the durable queue, /async-function, the workers. Declared before
+  // the I/O contexts so that it outlives the coroutines they hold.
+  auto async = MakeAsyncService(options, state_dir, gateway);
+  if (!async) {
+    std::fprintf(stderr, "funcd serve: %s\n", async.error().message.c_str());
+    provider.Shutdown();
+    return 1;
+  }
 
   const int threads = options.threads > 0
                           ? options.threads
@@ -198,7 +236,23 @@ int Serve(const ServeOptions& options) {
     provider.Shutdown();
     return 1;
   }
+  // Event triggers: cron, NATS, MQTT. Async trigger calls (com.openfaas.trigger.async) go
+  // into the durable async queue, as /async-function calls do.
+  triggers::QueueAsyncSubmitter trigger_async((*async)->queue());
+  triggers::TriggerOptions trigger_options;
+  trigger_options.nats_url = options.nats_url;
+  trigger_options.mqtt_url = options.mqtt_url;
+  auto trigger_manager = std::make_unique<triggers::TriggerManager>(
+      gateway.functions(), gateway.invoker(), trigger_async, gateway.metrics().registry,
+      context_ptrs, std::move(trigger_options));
+  if (auto started = trigger_manager->Start(); !started) {
+    std::fprintf(stderr, "funcd serve: %s\n", started.error().message.c_str());
+    trigger_manager.reset();
+    provider.Shutdown();
+    return 1;
+  }
   server->Start();
+  (*async)->Start(context_ptrs);
   gateway.StartAutoscaler(*contexts[0]);
   if (!options.basic_auth) {
     Logf("basic auth is off: anyone who can reach %s:%d can deploy functions", host.c_str(),
@@ -212,12 +266,12 @@ int Serve(const ServeOptions& options) {
       return;
     }
     Logf("%s: draining requests, stopping replicas", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    asio::co_spawn(*contexts[0], server->Shutdown(std::chrono::seconds(10)),
-                   [&](std::exception_ptr) {
-                     for (auto& context : contexts) {
-                       context->stop();
-                     }
-                   });
+    trigger_manager->Stop();  // no trigger call starts from here on
+    asio::co_spawn(*contexts[0], DrainForShutdown(*server, **async), [&](std::exception_ptr) {
+      for (auto& context : contexts) {
+        context->stop();
+      }
+    });
   });
   std::vector<std::thread> workers;
   for (int i = 1; i < threads; ++i) {
@@ -233,6 +287,8 @@ int Serve(const ServeOptions& options) {
   for (auto& worker : workers) {
     worker.join();
   }
+  trigger_manager.reset();  // closes the broker connections before the contexts go
+  (*async)->Shutdown();     // commits the queue's pending writes before the contexts go
   provider.Shutdown();
   blocking.join();
   server.reset();

@@ -3,6 +3,7 @@
 // `funcd serve`: the gateway, the control API and the process runtime in one process.
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace funcd::cli {
@@ -19,6 +20,19 @@ struct ServeOptions {
   std::chrono::nanoseconds read_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds write_timeout = std::chrono::seconds(60);
   std::size_t max_queue = 1024;  // calls waiting per function for a replica with room
+  // Event triggers: cron always runs; NATS and MQTT when a broker URL is given.
+  std::string nats_url;  // e.g. nats://127.0.0.1:4222
+  std::string mqtt_url;  // e.g. mqtt://127.0.0.1:1883
+  // Asynchronous invocation (worker/async_service.h): the queue ("sqlite": STATE_DIR/queue.db;
+  // JetStream is not built yet), workers, body limit and retry defaults.
+  std::string queue = "sqlite";
+  int async_workers = 64;
+  std::uint64_t async_max_body = 10 << 20;
+  int retry_attempts = 10;
+  std::string retry_codes = "408,429,500,502,503,504";
+  std::chrono::nanoseconds retry_min_wait = std::chrono::seconds(10);
+  std::chrono::nanoseconds retry_max_wait = std::chrono::seconds(120);
+  std::chrono::nanoseconds async_retention = std::chrono::hours(1);
 };
 
 // The default state directory for this user.

@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/version.h"
+#include "gateway/async_api.h"
 #include "gateway/autoscaler.h"
 #include "gateway/ui.h"
 
@@ -128,8 +129,18 @@ asio::awaitable<void> Gateway::ServeAuthenticated(http::ServerExchange& ex,
   using V = http::Verb;
   const V method = ex.head().method();
   switch (match.route) {
+    case Route::kInvokeAsync:
+    case Route::kAsyncSystem:
+      if (async_api_ != nullptr) {  // set when funcd serve runs an async queue
+        if (match.route == Route::kInvokeAsync) {
+          co_await async_api_->ServeInvoke(ex, match);
+        } else {
+          co_await async_api_->ServeSystem(ex, match);
+        }
+        break;
+      }
+      [[fallthrough]];
     case Route::kNotFound:
-    case Route::kInvokeAsync:  // registered once the async queue exists
       co_await ex.Respond(404, "404 page not found\n");
       break;
     case Route::kMethodNotAllowed:

@@ -52,6 +52,11 @@ class Gateway final : public http::Handler {
 
   GatewayMetrics& metrics() { return metrics_; }
   const FunctionTable& functions() const { return functions_; }
+  // Calls made inside funcd (async workers) go through the same invoker as /function/.
+  Invoker& invoker() { return invoker_; }
+  // Serves /async-function/ and /system/async/ with `api` (not owned); 404 until set. Call
+  // before serving.
+  void SetAsyncApi(class AsyncApi* api) { async_api_ = api; }
 
  private:
   asio::awaitable<void> ServeAuthenticated(http::ServerExchange& ex, const RouteMatch& match);
@@ -113,6 +118,7 @@ class Gateway final : public http::Handler {
   std::mutex scale_mu_;  // serializes desired-replica changes
   std::unique_ptr<class Autoscaler> autoscaler_owner_;
   std::atomic<class Autoscaler*> autoscaler_{nullptr};  // read by the invoker's hooks
+  class AsyncApi* async_api_ = nullptr;
 };
 
 }  // namespace funcd::gateway

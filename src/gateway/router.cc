@@ -139,7 +139,8 @@ RouteMatch MatchRoute(http::Verb method, std::string_view target) {
   }
   if (path.starts_with("/async-function/")) {
     if (MatchInvoke("/async-function/", parts.path, path, &match)) {
-      allow(Route::kInvokeAsync, {http::Verb::post});
+      allow(Route::kInvokeAsync, {http::Verb::post, http::Verb::delete_});
+      match.needs_auth = method == http::Verb::delete_;  // cancelling is management
     }
     return match;
   }
@@ -169,6 +170,9 @@ RouteMatch MatchRoute(http::Verb method, std::string_view target) {
     allow(Route::kScale, {V::post});
   } else if (path == "/system/secrets") {
     allow(Route::kSecrets, {V::get, V::post, V::put, V::delete_});
+  } else if (path.starts_with("/system/async/")) {
+    match.name = path.substr(14);
+    allow(Route::kAsyncSystem, {V::get, V::post, V::delete_});
   } else if (path == "/system/logs") {
     allow(Route::kLogs, {V::get});
   } else if (path == "/system/namespaces") {

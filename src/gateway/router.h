@@ -19,7 +19,8 @@ enum class Route {
   kHealthz,         // /healthz
   kMetrics,         // /metrics
   kInvoke,          // /function/NAME[.NS][/rest]
-  kInvokeAsync,     // /async-function/NAME[.NS][/rest]
+  kInvokeAsync,     // POST /async-function/NAME[.NS][/rest]; DELETE /async-function/CALL_ID
+  kAsyncSystem,     // GET|POST|DELETE /system/async/... (name: the rest of the path)
   kInfo,            // GET /system/info
   kAlert,           // POST /system/alert
   kFunctionStatus,  // GET /system/function/NAME

@@ -13,6 +13,13 @@
 //   /exit           the process exits with status 3
 //   /_/health       200 "OK" (for running without a watchdog)
 //   /boot-id        a random token chosen when this process started (tells restarts apart)
+//   /records        requests recorded so far, one JSON object a line (method, X-Topic,
+//                   X-Connector, X-Call-Id, Content-Type, body, at_ms, inflight)
+//   /               with env fixture_record=1: recorded, then answered "reply:<body>" after
+//                   fixture_record_delay_ms (as trigger calls arrive)
+//   /attempt?fail=N&code=C&retry_after=S&hold=MS&report=PORT
+//                   async retries: the first N calls with one X-Call-Id answer C, then 200;
+//                   each call is reported to 127.0.0.1:PORT (see Attempt below)
 //   anything else   200 "path=<path> query=<query>"
 
 #include <signal.h>
@@ -20,12 +27,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <random>
 #include <string>
 
 #include "common/asio.h"
 #include "common/log.h"
 #include "common/strings.h"
+#include "http/client.h"
 #include "http/server.h"
 
 namespace {
@@ -131,10 +140,110 @@ class Fixture final : public http::Handler {
     } else if (path == "/exit") {
       Logf("fixture exiting on request");
       std::_Exit(3);
+    } else if (path == "/attempt") {
+      co_await Attempt(ex, query, timer);
+    } else if (path == "/records") {
+      co_await ex.Respond(200, records_, "application/x-ndjson");
+    } else if (path == "/" && recording_) {
+      co_await Record(ex, timer);
     } else {
       co_await ex.Respond(200, StrCat("path=", path, " query=", query));
     }
   }
+
+ private:
+  // With fixture_record=1: notes a request to / (as triggers make them) for /records, waits
+  // fixture_record_delay_ms, answers "reply:<body>". One I/O thread: no locks.
+  asio::awaitable<void> Record(http::ServerExchange& ex, asio::steady_timer& timer) {
+    auto body = co_await ex.ReadAll(1 << 20);
+    const std::string text = body ? *body : std::string();
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    std::string line = "{\"method\":\"";
+    AppendJsonEscaped(line, std::string_view(ex.head().method_string()));
+    for (std::string_view name : {"X-Topic", "X-Connector", "X-Call-Id", "Content-Type"}) {
+      StrAppend(line, "\",\"", name, "\":\"");
+      AppendJsonEscaped(line, http::FieldValue(ex.head(), name));
+    }
+    StrAppend(line, "\",\"body\":\"");
+    AppendJsonEscaped(line, text);
+    StrAppend(line,
+              "\",\"at_ms\":", std::chrono::duration_cast<std::chrono::milliseconds>(now).count(),
+              ",\"inflight\":", ++inflight_, "}\n");
+    records_ += line;
+    if (delay_ms_ > 0) {
+      timer.expires_after(std::chrono::milliseconds(delay_ms_));
+      co_await timer.async_wait(kUseAwaitableNoThrow);
+    }
+    --inflight_;
+    co_await ex.Respond(200, StrCat("reply:", text));
+  }
+
+  static int EnvInt(const char* name) {
+    const char* value = std::getenv(name);
+    return value != nullptr ? std::atoi(value) : 0;
+  }
+
+  const bool recording_ = EnvInt("fixture_record") == 1;
+  const int delay_ms_ = EnvInt("fixture_record_delay_ms");
+  std::string records_;
+  int inflight_ = 0;
+
+  // /attempt (async retry tests): counts calls per X-Call-Id; reports each one to
+  // http://127.0.0.1:<report>/attempt (headers X-Call-Id, X-Attempt, X-Phase: start|end);
+  // holds `hold` ms; the first `fail` attempts answer `code` (Retry-After: `retry_after`
+  // when given), later ones 200 "ok after N".
+  asio::awaitable<void> Attempt(http::ServerExchange& ex, std::string query,
+                                asio::steady_timer& timer) {
+    auto param = [&](std::string_view key) {
+      for (std::string_view pair : Split(query, '&')) {
+        if (pair.starts_with(key) && pair.size() > key.size() && pair[key.size()] == '=') {
+          return std::atoi(std::string(pair.substr(key.size() + 1)).c_str());
+        }
+      }
+      return 0;
+    };
+    const std::string call_id(http::FieldValue(ex.head(), "X-Call-Id"));
+    const int attempt = ++attempts_[call_id];
+    const int report = param("report");
+    if (report > 0) {
+      std::string phase = "start";
+      co_await Report(report, call_id, attempt, std::move(phase));
+    }
+    if (const int hold = param("hold"); hold > 0) {
+      timer.expires_after(std::chrono::milliseconds(hold));
+      co_await timer.async_wait(kUseAwaitableNoThrow);
+    }
+    if (report > 0) {
+      std::string phase = "end";
+      co_await Report(report, call_id, attempt, std::move(phase));
+    }
+    ex.response().set("X-Attempt", std::to_string(attempt));
+    if (attempt <= param("fail")) {
+      if (const int retry_after = param("retry_after"); retry_after > 0) {
+        ex.response().set(http::Field::retry_after, std::to_string(retry_after));
+      }
+      const int code = param("code");
+      const unsigned status = code > 0 ? static_cast<unsigned>(code) : 500;
+      co_await ex.Respond(status, StrCat("failing attempt ", attempt, "\n"));
+    } else {
+      co_await ex.Respond(200, StrCat("ok after ", attempt, "\n"));
+    }
+  }
+
+  static asio::awaitable<void> Report(int port, std::string call_id, int attempt,
+                                      std::string phase) {
+    http::Fields fields;
+    fields.set("X-Call-Id", call_id);
+    fields.set("X-Attempt", std::to_string(attempt));
+    fields.set("X-Phase", phase);
+    std::string url = StrCat("http://127.0.0.1:", port, "/attempt");
+    auto sent = co_await http::FetchUrl("POST", std::move(url), std::move(fields), "", 5s);
+    if (!sent) {
+      Logf("fixture: cannot report an attempt: %s", sent.error().message.c_str());
+    }
+  }
+
+  std::map<std::string, int> attempts_;
 };
 
 }  // namespace
