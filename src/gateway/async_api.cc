@@ -61,27 +61,6 @@ const AsyncMetrics::Series& AsyncMetrics::For(const std::string& function) {
 
 namespace {
 
-// Hop-by-hop fields and the framing of the original request: not part of what is replayed.
-bool Replayed(std::string_view name) {
-  static constexpr std::string_view kSkipped[] = {"Connection",
-                                                  "Keep-Alive",
-                                                  "Proxy-Connection",
-                                                  "Proxy-Authenticate",
-                                                  "Proxy-Authorization",
-                                                  "TE",
-                                                  "Trailer",
-                                                  "Transfer-Encoding",
-                                                  "Upgrade",
-                                                  "Content-Length",
-                                                  "Expect"};
-  for (std::string_view skipped : kSkipped) {
-    if (EqualsIgnoreCase(name, skipped)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool IsValidUtf8(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
     const auto c = static_cast<unsigned char>(text[i]);
@@ -262,7 +241,7 @@ asio::awaitable<void> AsyncApi::Enqueue(http::ServerExchange& ex, const RouteMat
   bool has_forwarded_host = false;
   for (const auto& field : head) {
     const std::string_view name = field.name_string();
-    if (!Replayed(name)) {
+    if (!queue::IsStoredField(name)) {
       continue;
     }
     has_call_id = has_call_id || EqualsIgnoreCase(name, "X-Call-Id");

@@ -4,6 +4,26 @@
 
 namespace funcd::queue {
 
+bool IsStoredField(std::string_view name) {
+  static constexpr std::string_view kSkipped[] = {"Connection",
+                                                  "Keep-Alive",
+                                                  "Proxy-Connection",
+                                                  "Proxy-Authenticate",
+                                                  "Proxy-Authorization",
+                                                  "TE",
+                                                  "Trailer",
+                                                  "Transfer-Encoding",
+                                                  "Upgrade",
+                                                  "Content-Length",
+                                                  "Expect"};
+  for (std::string_view skipped : kSkipped) {
+    if (EqualsIgnoreCase(name, skipped)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 namespace {
 
 constexpr unsigned char kVersion = 1;

@@ -45,6 +45,11 @@ struct Message {
   bool operator==(const Message&) const = default;
 };
 
+// False for the fields that describe one hop or the framing of a request (Connection,
+// Transfer-Encoding, Content-Length, Expect, ...): a queued call does not keep them; the
+// worker frames its own request.
+bool IsStoredField(std::string_view name);
+
 // Everything but the body. Never fails.
 std::string EncodeMeta(const Message& message);
 // Fills every field but `body` from `meta`. Errors: kInvalidArgument (truncated, unknown

@@ -100,5 +100,15 @@ TEST(MessageTest, RandomBytesNeverCrash) {
   EXPECT_FALSE(DecodeMeta(huge, out));
 }
 
+TEST(MessageTest, HopByHopAndFramingFieldsAreNotStored) {
+  EXPECT_FALSE(IsStoredField("Connection"));
+  EXPECT_FALSE(IsStoredField("transfer-encoding"));
+  EXPECT_FALSE(IsStoredField("Content-Length"));
+  EXPECT_FALSE(IsStoredField("Expect"));
+  EXPECT_TRUE(IsStoredField("Content-Type"));
+  EXPECT_TRUE(IsStoredField("X-Callback-Url"));
+  EXPECT_TRUE(IsStoredField("Host"));
+}
+
 }  // namespace
 }  // namespace funcd::queue

@@ -6,32 +6,6 @@
 
 namespace funcd::triggers {
 
-namespace {
-
-// Fields that describe one hop or the framing, not the call: the worker sets its own.
-bool Replayed(std::string_view name) {
-  static constexpr std::string_view kSkipped[] = {"Connection",
-                                                  "Keep-Alive",
-                                                  "Proxy-Connection",
-                                                  "Proxy-Authenticate",
-                                                  "Proxy-Authorization",
-                                                  "TE",
-                                                  "Trailer",
-                                                  "Transfer-Encoding",
-                                                  "Upgrade",
-                                                  "Content-Length",
-                                                  "Expect",
-                                                  "Host"};
-  for (std::string_view skipped : kSkipped) {
-    if (EqualsIgnoreCase(name, skipped)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
 queue::Message ToQueueMessage(gateway::CallRequest request, std::string_view default_namespace,
                               std::int64_t now) {
   queue::Message m;
@@ -52,7 +26,9 @@ queue::Message ToQueueMessage(gateway::CallRequest request, std::string_view def
   m.enqueued_at = now;
   for (const auto& field : head) {
     const std::string_view name = field.name_string();
-    if (Replayed(name) && !EqualsIgnoreCase(name, "X-Start-Time")) {
+    // Host names the trigger's made-up target, and the worker sets X-Start-Time itself.
+    if (queue::IsStoredField(name) && !EqualsIgnoreCase(name, "Host") &&
+        !EqualsIgnoreCase(name, "X-Start-Time")) {
       m.headers.push_back({std::string(name), std::string(field.value())});
     }
   }
