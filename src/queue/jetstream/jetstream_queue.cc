@@ -491,8 +491,8 @@ asio::awaitable<std::vector<Delivery>> JetStreamQueue::Next(std::size_t max, Adm
     const std::chrono::milliseconds wait =
         held > 0 ? std::chrono::milliseconds(50) : options_.fetch_wait;
     const std::size_t want = std::min(max, kMaxWaiting - held);
-    std::vector<Held> fetched = co_await Offload<std::vector<Held>>(
-        fetch_pool_, [this, want, wait] { return FetchBlocking(want, wait); });
+    auto fetch = [this, want, wait] { return FetchBlocking(want, wait); };
+    std::vector<Held> fetched = co_await Offload<std::vector<Held>>(fetch_pool_, std::move(fetch));
     if (fetched.empty() && held > 0) {
       co_await waiter->Wait(SteadyClock::now() + std::chrono::milliseconds(200));
     }
@@ -728,8 +728,9 @@ asio::awaitable<Result<CallStatus>> JetStreamQueue::Status(std::string call_id) 
       }
     }
   }
-  co_return co_await Offload<Result<CallStatus>>(
-      pool_, [this, call_id] { return GetRecordBlocking(call_id, nullptr); });
+  // (A named lambda: g++ 12 mishandles a capturing lambda temporary in a co_await.)
+  auto get = [this, call_id] { return GetRecordBlocking(call_id, nullptr); };
+  co_return co_await Offload<Result<CallStatus>>(pool_, std::move(get));
 }
 
 asio::awaitable<Result<CallState>> JetStreamQueue::Cancel(std::string call_id) {
