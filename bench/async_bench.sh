@@ -274,8 +274,8 @@ run_queue() {
   echo "  all $enqueued called back after $(awk -v a="$t0" -v b="$t_last" 'BEGIN { printf "%.2f", b - a }') s" \
     "(retried $retried, dead $dead)" >&2
   rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$funcd_pid/status")
-  db_mb=$(du -sm "$WORK_DIR/state-$queue" | cut -f1)
-  [[ $queue == sqlite ]] || db_mb="$(du -sm "$WORK_DIR/nats" | cut -f1) (nats store)"
+  db_mb="$(du -sm "$WORK_DIR/state-$queue" | cut -f1) MB"
+  [[ $queue == sqlite ]] || db_mb="$db_mb, nats store $(du -sm "$WORK_DIR/nats" | cut -f1) MB"
   stop_pid "$funcd_pid" funcd
   R[$queue.sync]=$sync_rps R[$queue.enqueue]=$enqueue_rps R[$queue.enqueue_p99]=$enqueue_p99
   R[$queue.completion]=$completion_rps R[$queue.drain]=$drain_rps R[$queue.enqueued]=$enqueued
@@ -331,7 +331,7 @@ summary() {
       "(informative; - when the workers kept up)"
     row "calls: enqueued / retried / dead" \
       "${R[$q.enqueued]} / ${R[$q.retried]} / ${R[$q.dead]}" "" ""
-    row "funcd serve RSS after the run, MB" "${R[$q.rss]}" "" "state ${R[$q.db_mb]} MB"
+    row "funcd serve RSS after the run, MB" "${R[$q.rss]}" "" "state dir ${R[$q.db_mb]}"
   done
 }
 

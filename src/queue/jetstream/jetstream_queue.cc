@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/async_result.hpp>
+#include <latch>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -382,52 +383,69 @@ std::vector<JetStreamQueue::Held> JetStreamQueue::FetchBlocking(std::size_t max,
     natsMsgList_Destroy(&list);
     return out;
   }
+  // Each message's record is read and rewritten (two round trips): in parallel on the pool,
+  // the fetch thread waiting for the whole batch.
+  std::vector<std::optional<Held>> prepared(static_cast<std::size_t>(list.Count));
+  std::latch done(list.Count);
   for (int i = 0; i < list.Count; ++i) {
     natsMsg* msg = list.Msgs[i];
     list.Msgs[i] = nullptr;
-    std::string_view data(natsMsg_GetData(msg),
-                          static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-    Result<Message> message = DecodeFramed(data);
-    if (!message) {
-      Logf("async queue: dropping an unreadable message: %s", message.error().message.c_str());
-      natsMsg_Term(msg, nullptr);
-      natsMsg_Destroy(msg);
-      continue;
+    asio::post(pool_, [this, msg, slot = &prepared[static_cast<std::size_t>(i)], &done] {
+      *slot = PrepareBlocking(msg);
+      done.count_down();
+    });
+  }
+  done.wait();
+  for (std::optional<Held>& held : prepared) {
+    if (held) {
+      out.push_back(std::move(*held));
     }
-    Result<CallStatus> record = GetRecordBlocking(message->call_id, nullptr);
-    CallStatus status;
-    if (record) {
-      status = std::move(*record);
-      if (status.state == CallState::kCancelled || status.state == CallState::kDone ||
-          status.state == CallState::kDead) {
-        // Cancelled while waiting, or settled by a process whose ack was lost.
-        natsMsg_Ack(msg, nullptr);
-        natsMsg_Destroy(msg);
-        continue;
-      }
-      if (status.state == CallState::kRunning) {
-        status.attempts = std::max(status.attempts - 1, 0);  // its process died mid-attempt
-      }
-    } else {
-      status.call_id = message->call_id;
-      status.function = message->key;
-      status.enqueued_at = message->enqueued_at;
-    }
-    CallStatus running = status;
-    running.state = CallState::kRunning;
-    running.attempts = status.attempts + 1;
-    running.updated_at = UnixNanosNow();
-    running.next_attempt_at = 0;
-    if (auto put = PutRecordBlocking(running); !put) {
-      Logf("async queue: %s", put.error().message.c_str());
-    }
-    Held& held = out.emplace_back();
-    held.msg = msg;
-    held.record = std::move(status);
-    held.message = std::move(*message);
   }
   natsMsgList_Destroy(&list);
   return out;
+}
+
+std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareBlocking(natsMsg* msg) {
+  std::string_view data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+  Result<Message> message = DecodeFramed(data);
+  if (!message) {
+    Logf("async queue: dropping an unreadable message: %s", message.error().message.c_str());
+    natsMsg_Term(msg, nullptr);
+    natsMsg_Destroy(msg);
+    return std::nullopt;
+  }
+  Result<CallStatus> record = GetRecordBlocking(message->call_id, nullptr);
+  CallStatus status;
+  if (record) {
+    status = std::move(*record);
+    if (status.state == CallState::kCancelled || status.state == CallState::kDone ||
+        status.state == CallState::kDead) {
+      // Cancelled while waiting, or settled by a process whose ack was lost.
+      natsMsg_Ack(msg, nullptr);
+      natsMsg_Destroy(msg);
+      return std::nullopt;
+    }
+    if (status.state == CallState::kRunning) {
+      status.attempts = std::max(status.attempts - 1, 0);  // its process died mid-attempt
+    }
+  } else {
+    status.call_id = message->call_id;
+    status.function = message->key;
+    status.enqueued_at = message->enqueued_at;
+  }
+  CallStatus running = status;
+  running.state = CallState::kRunning;
+  running.attempts = status.attempts + 1;
+  running.updated_at = UnixNanosNow();
+  running.next_attempt_at = 0;
+  if (auto put = PutRecordBlocking(running); !put) {
+    Logf("async queue: %s", put.error().message.c_str());
+  }
+  Held held;
+  held.msg = msg;
+  held.record = std::move(status);
+  held.message = std::move(*message);
+  return held;
 }
 
 void JetStreamQueue::PickLocked(std::size_t max, const AdmitFn& admit, std::vector<Delivery>& out) {

@@ -59,7 +59,9 @@ struct JetStreamOptions {
   std::chrono::nanoseconds record_ttl = std::chrono::hours(24);
   // The longest one fetch waits for messages.
   std::chrono::milliseconds fetch_wait{500};
-  std::size_t threads = 4;
+  // Threads for blocking calls (enqueue, settling, management): each waits on a round trip,
+  // so they bound the enqueues and settlements in flight.
+  std::size_t threads = 16;
 };
 
 class JetStreamQueue final : public Queue {
@@ -119,6 +121,9 @@ class JetStreamQueue final : public Queue {
 
   // On the fetch thread: up to `max` messages, their records read (cancelled ones acked).
   std::vector<Held> FetchBlocking(std::size_t max, std::chrono::milliseconds wait);
+  // On the pool: decodes a fetched message and marks its record running; nullopt when it
+  // is dropped (unreadable: terminated; cancelled or settled already: acked). Takes `msg`.
+  std::optional<Held> PrepareBlocking(__natsMsg* msg);
   // On the settling pool: writes the final record (`state`, or kCancelled) and acks.
   void FinishBlocking(Held& held, int attempts, const Outcome& outcome, CallState state);
   // Moves admitted messages from waiting_ to out_. REQUIRES: mu_ held.
