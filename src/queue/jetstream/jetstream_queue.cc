@@ -154,8 +154,9 @@ Result<void> JetStreamQueue::Connect() {
       }
     }
   }
-  Logf("async queue: jetstream %s (stream %s, consumer %s)", options_.url.c_str(),
-       options_.stream.c_str(), options_.consumer.c_str());
+  Logf("async queue: jetstream %s (stream %s, consumer %s, max message %lld bytes)",
+       options_.url.c_str(), options_.stream.c_str(), options_.consumer.c_str(),
+       static_cast<long long>(natsConnection_GetMaxPayload(nc_)));
   return Ok();
 }
 
@@ -345,6 +346,15 @@ Result<void> JetStreamQueue::PutRecordBlocking(const CallStatus& status) {
 
 asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
   auto publish = [this, message = std::move(message)]() -> Result<void> {
+    const std::string framed = EncodeFramed(message);
+    // The server refuses larger messages; say so instead of passing its error on.
+    if (const std::int64_t max = natsConnection_GetMaxPayload(nc_);
+        max > 0 && static_cast<std::int64_t>(framed.size()) > max) {
+      return MakeError(
+          ErrorCode::kInvalidArgument,
+          StrCat("the request (", framed.size(),
+                 " bytes stored) is larger than the NATS server's max_payload (", max, " bytes)"));
+    }
     const std::int64_t now = UnixNanosNow();
     CallStatus record;
     record.call_id = message.call_id;
@@ -354,7 +364,6 @@ asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
     record.updated_at = now;
     record.next_attempt_at = now;
     FUNCD_RETURN_IF_ERROR(PutRecordBlocking(record));
-    const std::string framed = EncodeFramed(message);
     const std::string subject = options_.subject_prefix + message.key;
     jsErrCode js_err = static_cast<jsErrCode>(0);
     // Returns once the stream has stored it: durable before the 202.

@@ -61,7 +61,7 @@ struct JetStreamOptions {
   std::chrono::milliseconds fetch_wait{500};
   // Threads for blocking calls (enqueue, settling, management): each waits on a round trip,
   // so they bound the enqueues and settlements in flight.
-  std::size_t threads = 16;
+  std::size_t threads = 64;
 };
 
 class JetStreamQueue final : public Queue {

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -347,6 +348,109 @@ TEST_F(JetStreamQueueTest, TwoQueuesShareTheStreamAndEachCallIsDeliveredOnce) {
   }
   EXPECT_EQ(total.load(), kCalls);
   RecordProperty("delivered_by_a", by_a.load());
+}
+
+TEST_F(JetStreamQueueTest, RefusesARequestLargerThanTheServerTakes) {
+  auto q = Open();
+  ASSERT_TRUE(q);
+  // nats-server's default max_payload is 1 MB.
+  auto refused = RunSync(q->Enqueue(Call("big", "fn.openfaas-fn", std::string(2 << 20, 'x'))));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(refused.error().message.find("max_payload"), std::string::npos)
+      << refused.error().message;
+  EXPECT_EQ(RunSync(q->Status("big")).error().code, ErrorCode::kNotFound);
+}
+
+// Not a test on its own: the child process of ADeliveryLostWithItsProcessComesBack. Takes
+// one delivery, says so on stdout, and hangs until it is killed.
+TEST(JetStreamChildProcess, TakeOneAndHang) {
+  const char* url = std::getenv("FUNCD_JS_CHILD_URL");
+  if (url == nullptr) {
+    GTEST_SKIP() << "runs only as a child process of another test";
+  }
+  JetStreamOptions options;
+  options.url = url;
+  options.ack_wait = 2s;
+  options.fetch_wait = 200ms;
+  auto q = JetStreamQueue::Open(options);
+  if (!q) {
+    ::_exit(2);
+  }
+  auto batch = RunSync((*q)->Next(1, AdmitAll));
+  if (batch.empty()) {
+    ::_exit(3);
+  }
+  std::printf("\ntaken %s\n", batch[0].message.call_id.c_str());
+  std::fflush(stdout);
+  for (;;) {
+    ::pause();
+  }
+}
+
+TEST_F(JetStreamQueueTest, ADeliveryLostWithItsProcessComesBackAfterTheAckWait) {
+  JetStreamOptions options;
+  options.url = server_.url();
+  options.ack_wait = 2s;  // the consumer is created here, with this ack wait
+  options.fetch_wait = 200ms;
+  auto opened = JetStreamQueue::Open(options);
+  ASSERT_TRUE(opened) << opened.error().message;
+  JetStreamQueue& q = **opened;
+  Enqueue(q, Call("orphan"));
+
+  // Another process takes it and dies (kill -9) in the middle of the attempt.
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const std::string env_url = StrCat("FUNCD_JS_CHILD_URL=", server_.url());
+  char* const argv[] = {const_cast<char*>("jetstream_queue_test"),
+                        const_cast<char*>("--gtest_filter=JetStreamChildProcess.TakeOneAndHang"),
+                        nullptr};
+  char* const envp[] = {const_cast<char*>(env_url.c_str()), nullptr};
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(out[1], STDOUT_FILENO);
+    ::execve("/proc/self/exe", argv, envp);
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string said;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (said.find("taken orphan") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{out[0], POLLIN, 0};
+    if (::poll(&pfd, 1, 100) > 0) {
+      char buffer[512];
+      const ssize_t n = ::read(out[0], buffer, sizeof(buffer));
+      if (n <= 0) {
+        break;
+      }
+      said.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  ::close(out[0]);
+  const bool taken = said.find("taken orphan") != std::string::npos;
+  if (taken) {
+    EXPECT_EQ(StatusOf(q, "orphan").state, CallState::kRunning);
+    // Longer than the ack wait: the child's "in progress" keeps the delivery its own.
+    std::this_thread::sleep_for(3s);
+  }
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  ASSERT_TRUE(taken) << "the child process said:\n" << said;
+
+  const auto killed_at = std::chrono::steady_clock::now();
+  auto batch = RunSync(q.Next(10, AdmitAll));
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].message.call_id, "orphan");
+  EXPECT_EQ(batch[0].attempt, 0);  // the lost attempt does not count
+  EXPECT_LT(std::chrono::steady_clock::now() - killed_at, 20s);
+  q.Complete(std::move(batch[0]), Outcome{200, "", ""});
+  q.Flush();
+  CallStatus done = StatusOf(q, "orphan");
+  EXPECT_EQ(done.state, CallState::kDone);
+  EXPECT_EQ(done.attempts, 1);
 }
 
 TEST_F(JetStreamQueueTest, RefusesABadUrlAndAnAbsentServer) {
