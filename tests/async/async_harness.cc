@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 
 #include "common/strings.h"
@@ -205,9 +206,23 @@ std::vector<std::string> AsyncArgs(std::vector<std::string> extra) {
   return args;
 }
 
+void AsyncTest::SetUp() {
+  const char* queue = std::getenv("FUNCD_TEST_QUEUE");
+  if (queue != nullptr && std::string_view(queue) == "jetstream" && ::geteuid() == 0) {
+    nats_ = std::make_unique<JetStreamServer>();
+    ASSERT_TRUE(nats_->ok()) << nats_->log();
+  }
+  GatewayTest::SetUp();
+}
+
 FuncdOptions AsyncTest::Options() const {
   FuncdOptions options;
-  options.extra_args = AsyncArgs(ExtraArgs());
+  std::vector<std::string> extra = ExtraArgs();
+  if (nats_) {
+    extra.push_back("--queue");
+    extra.push_back(nats_->url());
+  }
+  options.extra_args = AsyncArgs(std::move(extra));
   return options;
 }
 

@@ -132,10 +132,14 @@ class JetStreamServer {
 // The arguments AsyncTest gives funcd serve (fast retries, a small body limit), plus `extra`.
 std::vector<std::string> AsyncArgs(std::vector<std::string> extra = {});
 
-// funcd serve with fast retry defaults for tests; subclasses add arguments.
+// funcd serve with fast retry defaults for tests; subclasses add arguments. With
+// FUNCD_TEST_QUEUE=jetstream in the environment, each test starts a nats-server -js and
+// funcd runs with --queue nats://... (ctest registers the tests a second time so).
 class AsyncTest : public GatewayTest {
  protected:
+  void SetUp() override;
   FuncdOptions Options() const override;
+  std::unique_ptr<JetStreamServer> nats_;  // with FUNCD_TEST_QUEUE=jetstream
   // Extra `funcd serve` arguments (e.g. --async-workers 8).
   virtual std::vector<std::string> ExtraArgs() const { return {}; }
   CallbackReceiver receiver_;

@@ -423,7 +423,8 @@ std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareBlocking(natsMsg* msg
     natsMsg_Destroy(msg);
     return std::nullopt;
   }
-  Result<CallStatus> record = GetRecordBlocking(message->call_id, nullptr);
+  std::uint64_t revision = 0;
+  Result<CallStatus> record = GetRecordBlocking(message->call_id, &revision);
   CallStatus status;
   if (record) {
     status = std::move(*record);
@@ -442,19 +443,73 @@ std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareBlocking(natsMsg* msg
     status.function = message->key;
     status.enqueued_at = message->enqueued_at;
   }
-  CallStatus running = status;
-  running.state = CallState::kRunning;
-  running.attempts = status.attempts + 1;
-  running.updated_at = UnixNanosNow();
-  running.next_attempt_at = 0;
-  if (auto put = PutRecordBlocking(running); !put) {
-    Logf("async queue: %s", put.error().message.c_str());
-  }
   Held held;
   held.msg = msg;
   held.record = std::move(status);
+  held.revision = record ? revision : 0;
   held.message = std::move(*message);
   return held;
+}
+
+std::vector<std::uint64_t> JetStreamQueue::MarkRunningBlocking(
+    const std::vector<std::uint64_t>& tokens) {
+  std::vector<std::uint64_t> dropped;
+  std::mutex dropped_mu;
+  std::latch done(static_cast<std::ptrdiff_t>(tokens.size()));
+  for (std::uint64_t token : tokens) {
+    CallStatus record;
+    std::uint64_t revision = 0;
+    {
+      std::lock_guard lock(mu_);
+      auto it = out_.find(token);
+      if (it != out_.end()) {
+        record = it->second.record;
+        revision = it->second.revision;
+      }
+    }
+    asio::post(pool_, [this, token, record, revision, &dropped, &dropped_mu, &done] {
+      CallStatus running = record;
+      running.state = CallState::kRunning;
+      running.attempts = record.attempts + 1;
+      running.updated_at = UnixNanosNow();
+      running.next_attempt_at = 0;
+      const std::string value = EncodeCallRecord(running);
+      const std::string key = CallKey(record.call_id);
+      // Compare-and-set against the record read at fetch: a cancellation from any process
+      // since then wins.
+      natsStatus s = revision != 0 ? kvStore_Update(nullptr, kv_, key.c_str(), value.data(),
+                                                    static_cast<int>(value.size()), revision)
+                                   : kvStore_Put(nullptr, kv_, key.c_str(), value.data(),
+                                                 static_cast<int>(value.size()));
+      if (s != NATS_OK) {
+        Result<CallStatus> now = GetRecordBlocking(record.call_id, nullptr);
+        if (now && now->state == CallState::kCancelled) {
+          std::lock_guard lock(dropped_mu);
+          dropped.push_back(token);
+        } else {
+          if (auto put = PutRecordBlocking(running); !put) {
+            Logf("async queue: %s", put.error().message.c_str());
+          }
+        }
+      }
+      done.count_down();
+    });
+  }
+  done.wait();
+  for (std::uint64_t token : dropped) {
+    std::optional<Held> held;
+    {
+      std::lock_guard lock(mu_);
+      held = TakeLocked(token);
+    }
+    if (held) {
+      held->cancelled = true;
+      Settle([this, held = std::move(*held)]() mutable {
+        FinishBlocking(held, held.record.attempts, Outcome{}, CallState::kCancelled);
+      });
+    }
+  }
+  return dropped;
 }
 
 void JetStreamQueue::PickLocked(std::size_t max, const AdmitFn& admit, std::vector<Delivery>& out) {
@@ -505,6 +560,22 @@ asio::awaitable<std::vector<Delivery>> JetStreamQueue::Next(std::size_t max, Adm
         PickLocked(max, admit, out);
       }
       held = waiting_.size();
+    }
+    if (!closed && !out.empty()) {
+      // Marked running only now that workers have them (not while they wait for a slot).
+      std::vector<std::uint64_t> tokens;
+      for (const Delivery& d : out) {
+        tokens.push_back(d.token);
+      }
+      auto mark = [this, tokens] { return MarkRunningBlocking(tokens); };
+      std::vector<std::uint64_t> dropped =
+          co_await Offload<std::vector<std::uint64_t>>(fetch_pool_, std::move(mark));
+      std::erase_if(out, [&](const Delivery& d) {
+        return std::find(dropped.begin(), dropped.end(), d.token) != dropped.end();
+      });
+      if (out.empty()) {
+        continue;
+      }
     }
     if (closed || !out.empty()) {
       unregister();
@@ -762,6 +833,7 @@ asio::awaitable<Result<CallStatus>> JetStreamQueue::Status(std::string call_id) 
 
 asio::awaitable<Result<CallState>> JetStreamQueue::Cancel(std::string call_id) {
   bool running_here = false;
+  std::vector<natsMsg*> waiting_here;
   {
     std::lock_guard lock(mu_);
     for (auto& [token, held] : out_) {
@@ -776,8 +848,34 @@ asio::awaitable<Result<CallState>> JetStreamQueue::Cancel(std::string call_id) {
       held.cancelled = true;  // its worker discards the result
       running_here = true;
     }
+    // Fetched here but waiting for a slot: never handed out.
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (it->record.call_id == call_id) {
+        waiting_here.push_back(it->msg);  // acked once the record says cancelled
+        it = waiting_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
-  auto cancel = [this, call_id, running_here]() -> Result<CallState> {
+  auto cancel = [this, call_id, running_here, waiting_here]() -> Result<CallState> {
+    Result<CallState> result = CancelRecordBlocking(call_id, running_here);
+    for (natsMsg* msg : waiting_here) {
+      if (result) {
+        natsMsg_Ack(msg, nullptr);
+      } else {
+        natsMsg_Nak(msg, nullptr);
+      }
+      natsMsg_Destroy(msg);
+    }
+    return result;
+  };
+  co_return co_await Offload<Result<CallState>>(pool_, std::move(cancel));
+}
+
+Result<CallState> JetStreamQueue::CancelRecordBlocking(const std::string& call_id,
+                                                       bool running_here) {
+  {
     // Compare-and-set on the record's revision: a worker may be writing it meanwhile.
     for (int tries = 0; tries < 10; ++tries) {
       std::uint64_t revision = 0;
@@ -805,8 +903,7 @@ asio::awaitable<Result<CallState>> JetStreamQueue::Cancel(std::string call_id) {
       }
     }
     return MakeError(ErrorCode::kUnavailable, StrCat("call ", call_id, " keeps changing"));
-  };
-  co_return co_await Offload<Result<CallState>>(pool_, std::move(cancel));
+  }
 }
 
 Result<std::vector<JetStreamQueue::Found>> JetStreamQueue::ScanDeadBlocking(

@@ -97,8 +97,9 @@ class JetStreamQueue final : public Queue {
  private:
   // A message fetched from the server and not settled yet.
   struct Held {
-    __natsMsg* msg = nullptr;  // owned
-    CallStatus record;         // the call record as read at fetch (attempts: finished ones)
+    __natsMsg* msg = nullptr;    // owned
+    CallStatus record;           // the call record as read at fetch (attempts: finished ones)
+    std::uint64_t revision = 0;  // the record's KV revision at fetch (0: none)
     Message message;
     bool cancelled = false;
     bool finishing = false;
@@ -126,8 +127,14 @@ class JetStreamQueue final : public Queue {
   std::optional<Held> PrepareBlocking(__natsMsg* msg);
   // On the settling pool: writes the final record (`state`, or kCancelled) and acks.
   void FinishBlocking(Held& held, int attempts, const Outcome& outcome, CallState state);
+  // On the fetch thread: marks the records of handed-out deliveries running, in parallel on
+  // the pool; settles and returns those cancelled meanwhile.
+  std::vector<std::uint64_t> MarkRunningBlocking(const std::vector<std::uint64_t>& tokens);
   // Moves admitted messages from waiting_ to out_. REQUIRES: mu_ held.
   void PickLocked(std::size_t max, const AdmitFn& admit, std::vector<Delivery>& out);
+  // Writes "cancelled" over the call's record (compare-and-set); returns the state before
+  // (kRunning when `running_here`).
+  Result<CallState> CancelRecordBlocking(const std::string& call_id, bool running_here);
   Result<CallStatus> GetRecordBlocking(const std::string& call_id, std::uint64_t* revision);
   Result<void> PutRecordBlocking(const CallStatus& status);
   Result<std::vector<Found>> ScanDeadBlocking(const DeadFilter& filter, bool with_body);
