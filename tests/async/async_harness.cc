@@ -215,6 +215,11 @@ void AsyncTest::SetUp() {
   GatewayTest::SetUp();
 }
 
+void AsyncTest::TearDown() {
+  funcd_.reset();
+  nats_.reset();
+}
+
 FuncdOptions AsyncTest::Options() const {
   FuncdOptions options;
   std::vector<std::string> extra = ExtraArgs();

@@ -138,6 +138,8 @@ std::vector<std::string> AsyncArgs(std::vector<std::string> extra = {});
 class AsyncTest : public GatewayTest {
  protected:
   void SetUp() override;
+  // Stops funcd before its nats-server.
+  void TearDown() override;
   FuncdOptions Options() const override;
   std::unique_ptr<JetStreamServer> nats_;  // with FUNCD_TEST_QUEUE=jetstream
   // Extra `funcd serve` arguments (e.g. --async-workers 8).

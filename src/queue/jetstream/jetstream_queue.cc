@@ -188,7 +188,8 @@ JetStreamQueue::~JetStreamQueue() {
   }
   pool_.join();
   if (nc_ != nullptr) {
-    natsConnection_Flush(nc_);
+    // The last acks out; bounded, the server may be gone already.
+    natsConnection_FlushTimeout(nc_, 1000);
   }
   natsSubscription_Destroy(sub_);
   kvStore_Destroy(kv_);
