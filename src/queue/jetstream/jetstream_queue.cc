@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "queue/jetstream/internal.h"
 #include "queue/jetstream/records.h"
 
 namespace funcd::queue::jetstream {
@@ -23,7 +24,9 @@ constexpr std::int64_t kMaxAckPending = 20000;
 // How often the heartbeat looks for cancellations and refreshes the depths.
 constexpr std::chrono::seconds kHeartbeat{1};
 
-Error NatsError(std::string_view what, natsStatus s, jsErrCode js_err = static_cast<jsErrCode>(0)) {
+}  // namespace
+
+Error NatsError(std::string_view what, natsStatus s, jsErrCode js_err) {
   std::string message = StrCat(what, ": ", natsStatus_GetText(s));
   if (js_err != 0) {
     message += StrCat(" (JetStream error ", static_cast<int>(js_err), ")");
@@ -35,13 +38,10 @@ Error NatsError(std::string_view what, natsStatus s, jsErrCode js_err = static_c
                    std::move(message));
 }
 
+namespace {
+
 std::int64_t Millis(std::chrono::nanoseconds d) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
-}
-
-bool Matches(const DeadFilter& filter, const CallStatus& status) {
-  return (filter.call_id.empty() || filter.call_id == status.call_id) &&
-         (filter.function.empty() || filter.function == status.function);
 }
 
 }  // namespace
@@ -199,26 +199,6 @@ JetStreamQueue::~JetStreamQueue() {
 
 // ---------------------------------------------------------------------------------------
 // Threads
-
-template <typename T, typename Fn>
-asio::awaitable<T> JetStreamQueue::Offload(asio::thread_pool& pool, Fn fn) {
-  auto initiation = [&pool, &fn](auto handler) {
-    // The tracked executor keeps the caller's context alive until the handler ran there.
-    auto work = asio::prefer(asio::get_associated_executor(handler),
-                             asio::execution::outstanding_work.tracked);
-    asio::post(
-        pool, [fn = std::move(fn), handler = std::move(handler), work = std::move(work)]() mutable {
-          T result = fn();
-          asio::any_io_executor target =
-              asio::prefer(work, asio::execution::outstanding_work.untracked);
-          asio::post(target,
-                     [handler = std::move(handler), result = std::move(result),
-                      work = std::move(work)]() mutable { std::move(handler)(std::move(result)); });
-        });
-  };
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
-      std::move(initiation), asio::use_awaitable);
-}
 
 template <typename Fn>
 void JetStreamQueue::Settle(Fn fn) {
@@ -809,217 +789,6 @@ std::vector<FunctionDepth> JetStreamQueue::Depths() {
     out.push_back(std::move(depth));
   }
   return out;
-}
-
-// ---------------------------------------------------------------------------------------
-// Management
-
-asio::awaitable<Result<CallStatus>> JetStreamQueue::Status(std::string call_id) {
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [token, held] : out_) {
-      if (held.record.call_id == call_id && !held.cancelled) {
-        CallStatus status = held.record;
-        status.state = CallState::kRunning;
-        status.attempts = held.record.attempts + 1;
-        status.next_attempt_at = 0;
-        co_return status;
-      }
-    }
-  }
-  // (A named lambda: g++ 12 mishandles a capturing lambda temporary in a co_await.)
-  auto get = [this, call_id] { return GetRecordBlocking(call_id, nullptr); };
-  co_return co_await Offload<Result<CallStatus>>(pool_, std::move(get));
-}
-
-asio::awaitable<Result<CallState>> JetStreamQueue::Cancel(std::string call_id) {
-  bool running_here = false;
-  std::vector<natsMsg*> waiting_here;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [token, held] : out_) {
-      if (held.record.call_id != call_id) {
-        continue;
-      }
-      if (held.finishing) {
-        co_return MakeError(
-            ErrorCode::kFailedPrecondition,
-            StrCat("call ", call_id, " is finishing: its result is being delivered"));
-      }
-      held.cancelled = true;  // its worker discards the result
-      running_here = true;
-    }
-    // Fetched here but waiting for a slot: never handed out.
-    for (auto it = waiting_.begin(); it != waiting_.end();) {
-      if (it->record.call_id == call_id) {
-        waiting_here.push_back(it->msg);  // acked once the record says cancelled
-        it = waiting_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  auto cancel = [this, call_id, running_here, waiting_here]() -> Result<CallState> {
-    Result<CallState> result = CancelRecordBlocking(call_id, running_here);
-    for (natsMsg* msg : waiting_here) {
-      if (result) {
-        natsMsg_Ack(msg, nullptr);
-      } else {
-        natsMsg_Nak(msg, nullptr);
-      }
-      natsMsg_Destroy(msg);
-    }
-    return result;
-  };
-  co_return co_await Offload<Result<CallState>>(pool_, std::move(cancel));
-}
-
-Result<CallState> JetStreamQueue::CancelRecordBlocking(const std::string& call_id,
-                                                       bool running_here) {
-  {
-    // Compare-and-set on the record's revision: a worker may be writing it meanwhile.
-    for (int tries = 0; tries < 10; ++tries) {
-      std::uint64_t revision = 0;
-      Result<CallStatus> record = GetRecordBlocking(call_id, &revision);
-      if (!record) {
-        if (record.error().code == ErrorCode::kNotFound) {
-          return MakeError(ErrorCode::kNotFound, StrCat("no async call with id ", call_id));
-        }
-        return record.error();
-      }
-      const CallState before = running_here ? CallState::kRunning : record->state;
-      if (!running_here && (before == CallState::kDone || before == CallState::kDead ||
-                            before == CallState::kCancelled)) {
-        return MakeError(ErrorCode::kFailedPrecondition,
-                         StrCat("call ", call_id, " is already ", CallStateName(before)));
-      }
-      record->state = CallState::kCancelled;
-      record->updated_at = UnixNanosNow();
-      record->next_attempt_at = 0;
-      const std::string value = EncodeCallRecord(*record);
-      natsStatus s = kvStore_Update(nullptr, kv_, CallKey(call_id).c_str(), value.data(),
-                                    static_cast<int>(value.size()), revision);
-      if (s == NATS_OK) {
-        return before;
-      }
-    }
-    return MakeError(ErrorCode::kUnavailable, StrCat("call ", call_id, " keeps changing"));
-  }
-}
-
-Result<std::vector<JetStreamQueue::Found>> JetStreamQueue::ScanDeadBlocking(
-    const DeadFilter& filter, bool with_body) {
-  jsStreamInfo* info = nullptr;
-  jsErrCode js_err = static_cast<jsErrCode>(0);
-  natsStatus s = js_GetStreamInfo(&info, js_, options_.dead_stream.c_str(), nullptr, &js_err);
-  if (s != NATS_OK) {
-    return NatsError("reading the dead letters", s, js_err);
-  }
-  const std::uint64_t first = info->State.FirstSeq;
-  const std::uint64_t last = info->State.LastSeq;
-  const std::uint64_t count = info->State.Msgs;
-  jsStreamInfo_Destroy(info);
-  std::vector<Found> out;
-  if (count == 0) {
-    return out;
-  }
-  // TODO(jetstream): one get per dead letter; an index (call id -> sequence) would avoid
-  // scanning for GetDead and filtered lists.
-  for (std::uint64_t seq = first; seq <= last && out.size() < filter.limit; ++seq) {
-    natsMsg* msg = nullptr;
-    s = js_GetMsg(&msg, js_, options_.dead_stream.c_str(), seq, nullptr, &js_err);
-    if (s == NATS_NOT_FOUND) {
-      continue;  // purged or redriven
-    }
-    if (s != NATS_OK) {
-      return NatsError("reading a dead letter", s, js_err);
-    }
-    std::string_view data(natsMsg_GetData(msg),
-                          static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-    Result<DeadLetter> dead = DecodeDeadRecord(data, with_body);
-    natsMsg_Destroy(msg);
-    if (!dead) {
-      Logf("async queue: dead letter #%llu: %s", static_cast<unsigned long long>(seq),
-           dead.error().message.c_str());
-      continue;
-    }
-    if (Matches(filter, dead->status)) {
-      out.push_back(Found{seq, std::move(*dead)});
-    }
-  }
-  return out;
-}
-
-asio::awaitable<Result<std::vector<DeadLetter>>> JetStreamQueue::ListDead(DeadFilter filter) {
-  auto list = [this, filter]() -> Result<std::vector<DeadLetter>> {
-    FUNCD_ASSIGN_OR_RETURN(std::vector<Found> found, ScanDeadBlocking(filter, false));
-    std::vector<DeadLetter> out;
-    out.reserve(found.size());
-    for (Found& f : found) {
-      out.push_back(std::move(f.dead));
-    }
-    return out;
-  };
-  co_return co_await Offload<Result<std::vector<DeadLetter>>>(pool_, std::move(list));
-}
-
-asio::awaitable<Result<DeadLetter>> JetStreamQueue::GetDead(std::string call_id) {
-  auto get = [this, call_id]() -> Result<DeadLetter> {
-    DeadFilter filter;
-    filter.call_id = call_id;
-    filter.limit = 1;
-    FUNCD_ASSIGN_OR_RETURN(std::vector<Found> found, ScanDeadBlocking(filter, true));
-    if (found.empty()) {
-      return MakeError(ErrorCode::kNotFound, StrCat("no dead letter with call id ", call_id));
-    }
-    return std::move(found.front().dead);
-  };
-  co_return co_await Offload<Result<DeadLetter>>(pool_, std::move(get));
-}
-
-asio::awaitable<Result<std::size_t>> JetStreamQueue::Redrive(DeadFilter filter) {
-  auto redrive = [this, filter]() -> Result<std::size_t> {
-    FUNCD_ASSIGN_OR_RETURN(std::vector<Found> found, ScanDeadBlocking(filter, true));
-    std::size_t redriven = 0;
-    for (Found& f : found) {
-      CallStatus record = f.dead.status;
-      record.state = CallState::kQueued;
-      record.attempts = 0;  // a fresh attempt budget
-      record.updated_at = UnixNanosNow();
-      record.next_attempt_at = record.updated_at;
-      FUNCD_RETURN_IF_ERROR(PutRecordBlocking(record));
-      const std::string framed = EncodeFramed(f.dead.message);
-      const std::string subject = options_.subject_prefix + f.dead.message.key;
-      jsErrCode js_err = static_cast<jsErrCode>(0);
-      natsStatus s = js_Publish(nullptr, js_, subject.c_str(), framed.data(),
-                                static_cast<int>(framed.size()), nullptr, &js_err);
-      if (s != NATS_OK) {
-        return NatsError("redriving a dead letter", s, js_err);
-      }
-      js_DeleteMsg(js_, options_.dead_stream.c_str(), f.seq, nullptr, &js_err);
-      ++redriven;
-    }
-    return redriven;
-  };
-  co_return co_await Offload<Result<std::size_t>>(pool_, std::move(redrive));
-}
-
-asio::awaitable<Result<std::size_t>> JetStreamQueue::Purge(DeadFilter filter) {
-  auto purge = [this, filter]() -> Result<std::size_t> {
-    FUNCD_ASSIGN_OR_RETURN(std::vector<Found> found, ScanDeadBlocking(filter, false));
-    std::size_t purged = 0;
-    for (const Found& f : found) {
-      jsErrCode js_err = static_cast<jsErrCode>(0);
-      natsStatus s = js_DeleteMsg(js_, options_.dead_stream.c_str(), f.seq, nullptr, &js_err);
-      if (s != NATS_OK && s != NATS_NOT_FOUND) {
-        return NatsError("purging a dead letter", s, js_err);
-      }
-      kvStore_Delete(kv_, CallKey(f.dead.status.call_id).c_str());
-      ++purged;
-    }
-    return purged;
-  };
-  co_return co_await Offload<Result<std::size_t>>(pool_, std::move(purge));
 }
 
 }  // namespace funcd::queue::jetstream
