@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# async_bench.sh: asynchronous invocation through funcd serve's embedded (SQLite) queue, as
-# numbers and as ratios against a synchronous call of the same function measured in the same
-# run (absolute numbers vary 20-30% on a noisy machine; ratios much less).
+# async_bench.sh: asynchronous invocation through funcd serve's queues - the embedded (SQLite)
+# one and NATS JetStream (work in progress) - as numbers and as ratios against a synchronous
+# call of the same function measured in the same run (absolute numbers vary 20-30% on a noisy
+# machine; ratios much less). Each queue gets a fresh funcd serve and the same three steps.
 #
 #   bench/async_bench.sh [BIN_DIR]       (default build/release/bin; see bench/README.md)
 #
@@ -14,7 +15,8 @@
 #      callback), read from funcd's own counters. Also the drain rate once wrk has stopped
 #      (the workers alone). Goal >= 2,000 completions/s.
 #
-# Environment: BENCH_DURATION (the wrk runs, default 10s), BENCH_SANDBOX (bwrap|none, default
+# Environment: BENCH_QUEUES (default "sqlite jetstream"; jetstream starts nats-server -js on a
+# free loopback port and is skipped when nats-server is not installed), BENCH_DURATION (the wrk runs, default 10s), BENCH_SANDBOX (bwrap|none, default
 # bwrap), BENCH_WORKERS (funcd serve --async-workers, default funcd's), BENCH_OUT (also write
 # the summary table to this file).
 #
@@ -28,6 +30,8 @@ readonly BENCH_DIR
 readonly DURATION=${BENCH_DURATION:-10s}
 readonly SANDBOX=${BENCH_SANDBOX:-bwrap}
 readonly WORKERS=${BENCH_WORKERS:-}
+readonly QUEUES=${BENCH_QUEUES:-sqlite jetstream}
+readonly NATS_SERVER=/usr/sbin/nats-server
 
 die() {
   echo "async_bench: $*" >&2
@@ -181,7 +185,7 @@ verdict() {
 }
 
 # The function: fast_upstream on the port funcd gives it (see gateway_bench.sh).
-mkdir -p "$WORK_DIR/app" "$WORK_DIR/state"
+mkdir -p "$WORK_DIR/app"
 cp "$BIN_DIR/fast_upstream" "$WORK_DIR/app/fast_upstream"
 cat >"$WORK_DIR/app/run.sh" <<'EOF'
 #!/bin/sh
@@ -194,25 +198,6 @@ start receiver "$BIN_DIR/fast_upstream" --port 0
 receiver_port=$(wait_log_port receiver "$LAST_PID" 's/^Listening on port: ([0-9]+)$/\1/p')
 readonly CALLBACK_URL=http://127.0.0.1:$receiver_port/callback
 
-FUNCD_ARGS=(serve --listen 127.0.0.1:0 --state-dir "$WORK_DIR/state" --basic-auth=false
-  --sandbox "$SANDBOX")
-[[ -z $WORKERS ]] || FUNCD_ARGS+=(--async-workers "$WORKERS")
-start funcd "$BIN_DIR/funcd" "${FUNCD_ARGS[@]}"
-funcd_pid=$LAST_PID
-funcd_port=$(wait_log_port funcd "$funcd_pid" \
-  's|^.*funcd serve listening on http://127\.0\.0\.1:([0-9]+) .*$|\1|p')
-GATEWAY=http://127.0.0.1:$funcd_port
-workers=$(sed -n -E 's/^.*async workers: ([0-9]+) at once.*$/\1/p' "$WORK_DIR/funcd.log" | head -n1)
-echo "funcd serve on $GATEWAY (async workers: ${workers:-?}, sandbox $SANDBOX)" >&2
-
-api POST /system/functions "{\"service\":\"fast\",\"image\":\"dir://$WORK_DIR/app\",\
-\"envProcess\":\"./run.sh\",\"annotations\":{\"com.funcd.watchdog\":\"none\"},\
-\"labels\":{\"com.openfaas.scale.min\":\"1\",\"com.openfaas.scale.max\":\"1\"}}" >/dev/null
-wait_ready fast
-for _ in $(seq 20); do
-  curl -sS -o /dev/null "$GATEWAY/function/fast" || die "warm-up call failed"
-done
-
 cat - "$BENCH_DIR/wrk_stats.lua" >"$WORK_DIR/wrk_async.lua" <<EOF
 wrk.method = "POST"
 wrk.body = "hi\n"
@@ -223,48 +208,102 @@ readonly WRK=(-t2 -c64 -d"$DURATION")
 readonly LABEL='{function_name="fast.openfaas-fn"}'
 readonly CALLBACKS_OK="funcd_async_callbacks_total{function_name=\"fast.openfaas-fn\",result=\"ok\"}"
 
-# 1. Sync baseline.
-echo "sync baseline (wrk ${WRK[*]})" >&2
-run_wrk sync "sync /function/fast" -s "$BENCH_DIR/wrk_stats.lua" "${WRK[@]}" \
-  "$GATEWAY/function/fast"
-sync_rps=$WRK_RPS
+# run_queue QUEUE: a fresh funcd serve on QUEUE; the three measurements; results in R.
+declare -A R
+run_queue() {
+  local queue=$1
+  FUNCD_ARGS=(serve --listen 127.0.0.1:0 --state-dir "$WORK_DIR/state-$queue" --basic-auth=false
+    --sandbox "$SANDBOX")
+  [[ -z $WORKERS ]] || FUNCD_ARGS+=(--async-workers "$WORKERS")
+  [[ $queue == sqlite ]] || FUNCD_ARGS+=(--queue "$NATS_URL")
+  start "funcd-$queue" "$BIN_DIR/funcd" "${FUNCD_ARGS[@]}"
+  funcd_pid=$LAST_PID
+  funcd_port=$(wait_log_port "funcd-$queue" "$funcd_pid" \
+    's|^.*funcd serve listening on http://127\.0\.0\.1:([0-9]+) .*$|\1|p')
+  GATEWAY=http://127.0.0.1:$funcd_port
+  workers=$(sed -n -E 's/^.*async workers: ([0-9]+) at once.*$/\1/p' "$WORK_DIR/funcd-$queue.log" | head -n1)
+  echo "funcd serve on $GATEWAY ($queue queue, async workers: ${workers:-?}, sandbox $SANDBOX)" >&2
 
-# 2. Enqueue rate (workers running).
-echo "enqueue (wrk ${WRK[*]}, POST /async-function/fast with X-Callback-Url)" >&2
-t0=$(now)
-run_wrk async "async enqueue (202)" -s "$WORK_DIR/wrk_async.lua" "${WRK[@]}" \
-  "$GATEWAY/async-function/fast"
-t1=$(now)
-enqueue_rps=$WRK_RPS
-enqueue_p99=$WRK_P99_MS
-enqueued=$(metric "funcd_async_enqueued_total$LABEL")
-done_at_end=$(metric "$CALLBACKS_OK")
-echo "  $enqueued enqueued; $done_at_end called back when wrk stopped" >&2
+  api POST /system/functions "{\"service\":\"fast\",\"image\":\"dir://$WORK_DIR/app\",\
+  \"envProcess\":\"./run.sh\",\"annotations\":{\"com.funcd.watchdog\":\"none\"},\
+  \"labels\":{\"com.openfaas.scale.min\":\"1\",\"com.openfaas.scale.max\":\"1\"}}" >/dev/null
+  wait_ready fast
+  for _ in $(seq 20); do
+    curl -sS -o /dev/null "$GATEWAY/function/fast" || die "warm-up call failed"
+  done
 
-# 3. Completions: wait until every call was called back (poll the counters every 50 ms).
-t_last=$t1
-done_now=$done_at_end
-deadline=$(awk -v t="$t1" 'BEGIN { printf "%.3f", t + 300 }')
-while awk -v d="$done_now" -v e="$enqueued" 'BEGIN { exit !(d < e) }'; do
-  sleep 0.05
-  done_now=$(metric "$CALLBACKS_OK")
-  t_last=$(now)
-  awk -v t="$t_last" -v d="$deadline" 'BEGIN { exit !(t > d) }' &&
-    die "only $done_now of $enqueued calls completed after 300 s"
+
+  # 1. Sync baseline.
+  echo "sync baseline (wrk ${WRK[*]})" >&2
+  run_wrk sync "sync /function/fast" -s "$BENCH_DIR/wrk_stats.lua" "${WRK[@]}" \
+    "$GATEWAY/function/fast"
+  sync_rps=$WRK_RPS
+
+  # 2. Enqueue rate (workers running).
+  echo "enqueue (wrk ${WRK[*]}, POST /async-function/fast with X-Callback-Url)" >&2
+  t0=$(now)
+  run_wrk async "async enqueue (202)" -s "$WORK_DIR/wrk_async.lua" "${WRK[@]}" \
+    "$GATEWAY/async-function/fast"
+  t1=$(now)
+  enqueue_rps=$WRK_RPS
+  enqueue_p99=$WRK_P99_MS
+  enqueued=$(metric "funcd_async_enqueued_total$LABEL")
+  done_at_end=$(metric "$CALLBACKS_OK")
+  echo "  $enqueued enqueued; $done_at_end called back when wrk stopped" >&2
+
+  # 3. Completions: wait until every call was called back (poll the counters every 50 ms).
+  t_last=$t1
+  done_now=$done_at_end
+  deadline=$(awk -v t="$t1" 'BEGIN { printf "%.3f", t + 300 }')
+  while awk -v d="$done_now" -v e="$enqueued" 'BEGIN { exit !(d < e) }'; do
+    sleep 0.05
+    done_now=$(metric "$CALLBACKS_OK")
+    t_last=$(now)
+    awk -v t="$t_last" -v d="$deadline" 'BEGIN { exit !(t > d) }' &&
+      die "only $done_now of $enqueued calls completed after 300 s"
+  done
+  dead=$(metric "funcd_async_dead_total$LABEL")
+  retried=$(metric "funcd_async_retried_total$LABEL")
+  completion_rps=$(awk -v n="$enqueued" -v a="$t0" -v b="$t_last" 'BEGIN { printf "%.1f", n / (b - a) }')
+  # (Only meaningful with a backlog left when wrk stopped: "-" when the workers kept up.)
+  drain_rps=-
+  if ((enqueued - done_at_end >= 1000)); then
+    drain_rps=$(awk -v n="$((enqueued - done_at_end))" -v a="$t1" -v b="$t_last" \
+      'BEGIN { printf "%.1f", n / (b - a) }')
+  fi
+  echo "  all $enqueued called back after $(awk -v a="$t0" -v b="$t_last" 'BEGIN { printf "%.2f", b - a }') s" \
+    "(retried $retried, dead $dead)" >&2
+  rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$funcd_pid/status")
+  db_mb="$(du -sm "$WORK_DIR/state-$queue" | cut -f1) MB"
+  [[ $queue == sqlite ]] || db_mb="$db_mb, nats store $(du -sm "$WORK_DIR/nats" | cut -f1) MB"
+  stop_pid "$funcd_pid" funcd
+  R[$queue.sync]=$sync_rps R[$queue.enqueue]=$enqueue_rps R[$queue.enqueue_p99]=$enqueue_p99
+  R[$queue.completion]=$completion_rps R[$queue.drain]=$drain_rps R[$queue.enqueued]=$enqueued
+  R[$queue.retried]=$retried R[$queue.dead]=$dead R[$queue.rss]=$rss R[$queue.db_mb]=$db_mb
+  R[$queue.workers]=${workers:-?}
+}
+
+NATS_URL=
+RAN=()
+for queue in $QUEUES; do
+  case $queue in
+    sqlite) ;;
+    jetstream)
+      if [[ ! -x $NATS_SERVER ]]; then
+        echo "warning: $NATS_SERVER not installed: no JetStream row" >&2
+        continue
+      fi
+      mkdir -p "$WORK_DIR/nats"
+      start nats "$NATS_SERVER" -js -a 127.0.0.1 -p -1 -sd "$WORK_DIR/nats"
+      nats_port=$(wait_log_port nats "$LAST_PID" \
+        's/^.*Listening for client connections on 127\.0\.0\.1:([0-9]+).*$/\1/p')
+      NATS_URL=nats://127.0.0.1:$nats_port
+      ;;
+    *) die "BENCH_QUEUES: unknown queue $queue (sqlite, jetstream)" ;;
+  esac
+  run_queue "$queue"
+  RAN+=("$queue")
 done
-dead=$(metric "funcd_async_dead_total$LABEL")
-retried=$(metric "funcd_async_retried_total$LABEL")
-completion_rps=$(awk -v n="$enqueued" -v a="$t0" -v b="$t_last" 'BEGIN { printf "%.1f", n / (b - a) }')
-# (Only meaningful with a backlog left when wrk stopped: "-" when the workers kept up.)
-drain_rps=-
-if ((enqueued - done_at_end >= 1000)); then
-  drain_rps=$(awk -v n="$((enqueued - done_at_end))" -v a="$t1" -v b="$t_last" \
-    'BEGIN { printf "%.1f", n / (b - a) }')
-fi
-echo "  all $enqueued called back after $(awk -v a="$t0" -v b="$t_last" 'BEGIN { printf "%.2f", b - a }') s" \
-  "(retried $retried, dead $dead)" >&2
-rss=$(awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$funcd_pid/status")
-db_mb=$(du -sm "$WORK_DIR/state" | cut -f1)
 
 stop_all
 
@@ -273,20 +312,27 @@ row() {
 }
 
 summary() {
+  local q
   echo "funcd async benchmark ($(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs," \
-    "load $(cut -d' ' -f1-3 /proc/loadavg), sqlite queue, ${workers:-?} workers," \
+    "load $(cut -d' ' -f1-3 /proc/loadavg), queues: ${RAN[*]}," \
     "sandbox $SANDBOX, wrk runs $DURATION)"
   row "measurement" "per second" "vs sync" "goal"
-  row "sync /function/fast (wrk -t2 -c64)" "$sync_rps" "1.00" ""
-  row "enqueue: 202s of /async-function (-c64)" "$enqueue_rps" "$(ratio "$enqueue_rps" "$sync_rps")" \
-    ">= 5000 $(verdict "$enqueue_rps" 5000) (p99 $enqueue_p99 ms)"
-  row "end to end: called back, first enqueue on" "$completion_rps" \
-    "$(ratio "$completion_rps" "$sync_rps")" ">= 2000 $(verdict "$completion_rps" 2000)"
-  row "drain: called back after wrk stopped" "$drain_rps" \
-    "$([[ $drain_rps == - ]] && echo - || ratio "$drain_rps" "$sync_rps")" \
-    "(informative; - when the workers kept up)"
-  row "calls: enqueued / retried / dead" "$enqueued / $retried / $dead" "" ""
-  row "funcd serve RSS after the run, MB" "$rss" "" "state dir $db_mb MB"
+  for q in "${RAN[@]}"; do
+    row "[$q queue, ${R[$q.workers]} workers]" "" "" ""
+    row "sync /function/fast (wrk -t2 -c64)" "${R[$q.sync]}" "1.00" ""
+    row "enqueue: 202s of /async-function (-c64)" "${R[$q.enqueue]}" \
+      "$(ratio "${R[$q.enqueue]}" "${R[$q.sync]}")" \
+      ">= 5000 $(verdict "${R[$q.enqueue]}" 5000) (p99 ${R[$q.enqueue_p99]} ms)"
+    row "end to end: called back, first enqueue on" "${R[$q.completion]}" \
+      "$(ratio "${R[$q.completion]}" "${R[$q.sync]}")" \
+      ">= 2000 $(verdict "${R[$q.completion]}" 2000)"
+    row "drain: called back after wrk stopped" "${R[$q.drain]}" \
+      "$([[ ${R[$q.drain]} == - ]] && echo - || ratio "${R[$q.drain]}" "${R[$q.sync]}")" \
+      "(informative; - when the workers kept up)"
+    row "calls: enqueued / retried / dead" \
+      "${R[$q.enqueued]} / ${R[$q.retried]} / ${R[$q.dead]}" "" ""
+    row "funcd serve RSS after the run, MB" "${R[$q.rss]}" "" "state dir ${R[$q.db_mb]}"
+  done
 }
 
 echo >&2

@@ -85,8 +85,8 @@ int main(int argc, char** argv) {
   std::string retry_min_wait = "10s", retry_max_wait = "120s", async_retention = "1h";
   serve_cmd
       ->add_option("--queue", serve.queue,
-                   "Async queue: sqlite (STATE_DIR/queue.db; the NATS JetStream backend, "
-                   "nats://HOST:PORT, is not built yet)")
+                   "Async queue: sqlite (STATE_DIR/queue.db) or nats://HOST:PORT (NATS "
+                   "JetStream, shared by several funcd serve; work in progress)")
       ->capture_default_str();
   serve_cmd->add_option("--async-workers", serve.async_workers, "Async calls attempted at once")
       ->check(CLI::PositiveNumber)

@@ -24,7 +24,7 @@ struct ServeOptions {
   std::string nats_url;  // e.g. nats://127.0.0.1:4222
   std::string mqtt_url;  // e.g. mqtt://127.0.0.1:1883
   // Asynchronous invocation (worker/async_service.h): the queue ("sqlite": STATE_DIR/queue.db;
-  // JetStream is not built yet), workers, body limit and retry defaults.
+  // or nats://HOST:PORT for JetStream, work in progress), workers, body limit, retry defaults.
   std::string queue = "sqlite";
   int async_workers = 64;
   std::uint64_t async_max_body = 10 << 20;

@@ -269,6 +269,8 @@ asio::awaitable<void> AsyncApi::Enqueue(http::ServerExchange& ex, const RouteMat
     if (stored.error().code == ErrorCode::kResourceExhausted) {
       ex.response().set(http::Field::retry_after, "1");
       co_await ex.Respond(429, StrCat("Error queuing request: ", stored.error().message, "\n"));
+    } else if (stored.error().code == ErrorCode::kInvalidArgument) {
+      co_await ex.Respond(413, StrCat("Error queuing request: ", stored.error().message, "\n"));
     } else {
       co_await ex.Respond(500, StrCat("Error queuing request: ", stored.error().message, "\n"));
     }

@@ -4,7 +4,7 @@
 // the workers, delayed redelivery for retries, dead letters, call status and cancellation.
 //
 // Implementations: sqlite/ (embedded, one process owns the file); jetstream/ (NATS
-// JetStream, shared by several funcd processes) is planned behind the same interface. The
+// JetStream, shared by several funcd processes; work in progress, jetstream/STATUS.md). The
 // workers (src/worker/) drive a queue; the HTTP handlers (gateway/async_api) enqueue and
 // manage.
 //
@@ -96,7 +96,8 @@ class Queue {
   virtual ~Queue() = default;
 
   // Stores the message durably: when this returns Ok, a crash cannot lose it.
-  // Errors: kUnavailable (storage failure), kResourceExhausted (queue full).
+  // Errors: kUnavailable (storage failure), kResourceExhausted (queue full),
+  // kInvalidArgument (larger than the backend can store: jetstream's max_payload).
   virtual asio::awaitable<Result<void>> Enqueue(Message message) = 0;
 
   // Up to `max` messages that are due and that `admit` accepts, waiting until there is at

@@ -2,6 +2,7 @@
 
 #include "common/log.h"
 #include "common/strings.h"
+#include "queue/jetstream/jetstream_queue.h"
 #include "queue/sqlite/sqlite_queue.h"
 
 namespace funcd::worker {
@@ -16,8 +17,14 @@ Result<std::unique_ptr<queue::Queue>> OpenQueue(const AsyncOptions& options) {
     return std::unique_ptr<queue::Queue>(std::move(opened));
   }
   if (options.queue.starts_with("nats://")) {
-    return MakeError(ErrorCode::kUnimplemented,
-                     "--queue nats://: the NATS JetStream backend is not built yet; use sqlite");
+    // Work in progress (src/queue/jetstream/STATUS.md).
+    queue::jetstream::JetStreamOptions jetstream;
+    jetstream.url = options.queue;
+    jetstream.record_ttl =
+        std::max<std::chrono::nanoseconds>(options.retention, std::chrono::hours(24));
+    FUNCD_ASSIGN_OR_RETURN(auto opened,
+                           queue::jetstream::JetStreamQueue::Open(std::move(jetstream)));
+    return std::unique_ptr<queue::Queue>(std::move(opened));
   }
   return MakeError(ErrorCode::kInvalidArgument,
                    StrCat("--queue wants sqlite, got \"", options.queue, "\""));

@@ -1,7 +1,7 @@
 #pragma once
 
-// Asynchronous invocation as `funcd serve` runs it: the queue (the embedded SQLite file; a
-// NATS JetStream backend is planned), the /async-function and /system/async routes, the
+// Asynchronous invocation as `funcd serve` runs it: the queue (the embedded SQLite file, or
+// NATS JetStream - work in progress), the /async-function and /system/async routes, the
 // workers and their metrics, created and torn down together.
 
 #include <chrono>
@@ -21,7 +21,8 @@
 namespace funcd::worker {
 
 struct AsyncOptions {
-  // "sqlite" (STATE_DIR/queue.db). nats://HOST:PORT (JetStream) is reserved, not built yet.
+  // "sqlite" (STATE_DIR/queue.db) or nats://HOST:PORT (NATS JetStream, shared by several
+  // processes; work in progress, see src/queue/jetstream/STATUS.md).
   std::string queue = "sqlite";
   std::string state_dir;
   std::size_t workers = 64;           // attempts at once, over all functions
@@ -32,7 +33,7 @@ struct AsyncOptions {
 };
 
 // Opens the queue named by options.queue. Errors: kInvalidArgument (unknown queue),
-// kUnimplemented (nats://), what the backend reports.
+// what the backend reports.
 Result<std::unique_ptr<queue::Queue>> OpenQueue(const AsyncOptions& options);
 
 class AsyncService {

@@ -1,6 +1,9 @@
 #include "tests/async/async_harness.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 
 #include "common/strings.h"
@@ -193,15 +196,64 @@ double MetricValue(FuncdServer& funcd, std::string_view series) {
   return -1;
 }
 
+std::vector<std::string> AsyncArgs(std::vector<std::string> extra) {
+  std::vector<std::string> args = {"--retry-min-wait", "100ms",
+                                   "--retry-max-wait", "1s",
+                                   "--async-max-body", std::to_string(kTestMaxBody)};
+  for (std::string& arg : extra) {
+    args.push_back(std::move(arg));
+  }
+  return args;
+}
+
+void AsyncTest::SetUp() {
+  const char* queue = std::getenv("FUNCD_TEST_QUEUE");
+  if (queue != nullptr && std::string_view(queue) == "jetstream" && ::geteuid() == 0) {
+    nats_ = std::make_unique<JetStreamServer>();
+    ASSERT_TRUE(nats_->ok()) << nats_->log();
+  }
+  GatewayTest::SetUp();
+}
+
+void AsyncTest::TearDown() {
+  funcd_.reset();
+  nats_.reset();
+}
+
 FuncdOptions AsyncTest::Options() const {
   FuncdOptions options;
-  options.extra_args = {"--retry-min-wait", "100ms",
-                        "--retry-max-wait", "1s",
-                        "--async-max-body", std::to_string(kTestMaxBody)};
-  for (std::string& arg : ExtraArgs()) {
-    options.extra_args.push_back(std::move(arg));
+  std::vector<std::string> extra = ExtraArgs();
+  if (nats_) {
+    extra.push_back("--queue");
+    extra.push_back(nats_->url());
   }
+  options.extra_args = AsyncArgs(std::move(extra));
   return options;
 }
+
+JetStreamServer::JetStreamServer() {
+  const char* binary = "/usr/sbin/nats-server";
+  if (::access(binary, X_OK) != 0) {
+    ADD_FAILURE() << "nats-server is not installed (apt-get install nats-server)";
+    return;
+  }
+  // -p -1: the server picks a free port and logs it. setpriv: it dies with the test.
+  std::vector<std::string> argv = {binary, "-js", "-a",        "127.0.0.1", "-p",
+                                   "-1",   "-sd", dir_.path(), "-n",        "funcd-async-test"};
+  if (::access("/usr/bin/setpriv", X_OK) == 0) {
+    argv.insert(argv.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
+  }
+  process_ = std::make_unique<Process>(std::move(argv), std::vector<std::string>{});
+  constexpr std::string_view kListening = "Listening for client connections on 127.0.0.1:";
+  auto line = process_->WaitForLog(kListening, std::chrono::seconds(10));
+  if (!line || !process_->WaitForLog("Server is ready", std::chrono::seconds(10))) {
+    ADD_FAILURE() << "nats-server did not start:\n" << process_->Log();
+    return;
+  }
+  port_ = static_cast<std::uint16_t>(
+      std::atoi(line->c_str() + line->find(kListening) + kListening.size()));
+}
+
+std::string JetStreamServer::url() const { return StrCat("nats://127.0.0.1:", port_); }
 
 }  // namespace funcd::testing

@@ -1,0 +1,174 @@
+#pragma once
+
+// The NATS JetStream queue, shared by several funcd processes (WORK IN PROGRESS: see
+// STATUS.md beside this file).
+//
+// Layout on the server:
+//   stream FUNCD_ASYNC (work queue, file storage), subjects funcd.async.<function key>: one
+//     message per accepted call, the request framed (EncodeFramed). One durable pull
+//     consumer, "funcd-workers", explicit ack, shared by every process: a message is handed
+//     to one of them at a time. Retry = NAK with a delay; settled = ACK.
+//   stream FUNCD_DEAD (limits), subjects funcd.dead.<key>: dead letters (records.h).
+//   KV bucket funcd_calls: call id -> call record (state, attempts, last status). The
+//     attempt count of a delivery comes from here, not from the delivery count, so that a
+//     delivery given back (Release) or lost with its process does not use an attempt.
+//
+// Every blocking libnats call runs on the queue's own threads (a pool for settling and
+// management, one thread for fetching, one for heartbeats); coroutines get their results
+// posted back to their executor. A delivery whose attempt runs long is kept alive with
+// "in progress" acks every ack_wait/3; if its process dies, the server delivers it again
+// after ack_wait (at-least-once).
+//
+// Thread-safe (see Queue).
+
+#include <atomic>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/wakeup.h"
+#include "queue/queue.h"
+
+struct __natsConnection;
+struct __jsCtx;
+struct __kvStore;
+struct __natsSubscription;
+struct __natsMsg;
+
+namespace funcd::queue::jetstream {
+
+struct JetStreamOptions {
+  std::string url;  // nats://HOST:PORT
+  std::string stream = "FUNCD_ASYNC";
+  std::string dead_stream = "FUNCD_DEAD";
+  std::string consumer = "funcd-workers";
+  std::string bucket = "funcd_calls";
+  std::string subject_prefix = "funcd.async.";
+  std::string dead_prefix = "funcd.dead.";
+  // Without an ack or an "in progress" for this long, the server delivers a message again.
+  std::chrono::nanoseconds ack_wait = std::chrono::seconds(30);
+  // Call records expire from the KV bucket after this long (0: never).
+  std::chrono::nanoseconds record_ttl = std::chrono::hours(24);
+  // The longest one fetch waits for messages.
+  std::chrono::milliseconds fetch_wait{500};
+  // Threads for blocking calls (enqueue, settling, management): each waits on a round trip,
+  // so they bound the enqueues and settlements in flight.
+  std::size_t threads = 64;
+};
+
+class JetStreamQueue final : public Queue {
+ public:
+  // Connects, creates (or reuses) the streams, the consumer and the bucket.
+  // Errors: kUnavailable (no server, no JetStream), kInvalidArgument (bad URL).
+  static Result<std::unique_ptr<JetStreamQueue>> Open(JetStreamOptions options);
+  // Gives back the deliveries still held, waits for pending settlements, disconnects.
+  ~JetStreamQueue() override;
+
+  asio::awaitable<Result<void>> Enqueue(Message message) override;
+  asio::awaitable<std::vector<Delivery>> Next(std::size_t max, AdmitFn admit) override;
+  void Wake() override;
+  void Complete(Delivery delivery, Outcome outcome) override;
+  void Retry(Delivery delivery, std::chrono::nanoseconds delay, Outcome outcome) override;
+  void Bury(Delivery delivery, Outcome outcome) override;
+  void Release(Delivery delivery) override;
+  bool Cancelled(const Delivery& delivery) override;
+  bool Finishing(const Delivery& delivery) override;
+  asio::awaitable<Result<CallStatus>> Status(std::string call_id) override;
+  asio::awaitable<Result<CallState>> Cancel(std::string call_id) override;
+  asio::awaitable<Result<std::vector<DeadLetter>>> ListDead(DeadFilter filter) override;
+  asio::awaitable<Result<DeadLetter>> GetDead(std::string call_id) override;
+  asio::awaitable<Result<std::size_t>> Redrive(DeadFilter filter) override;
+  asio::awaitable<Result<std::size_t>> Purge(DeadFilter filter) override;
+  std::vector<FunctionDepth> Depths() override;
+  void Close() override;
+  std::string_view name() const override { return "jetstream"; }
+
+  // Waits until every settlement submitted so far has been sent (tests).
+  void Flush();
+
+ private:
+  // A message fetched from the server and not settled yet.
+  struct Held {
+    __natsMsg* msg = nullptr;    // owned
+    CallStatus record;           // the call record as read at fetch (attempts: finished ones)
+    std::uint64_t revision = 0;  // the record's KV revision at fetch (0: none)
+    Message message;
+    bool cancelled = false;
+    bool finishing = false;
+  };
+  // A dead letter found in the dead-letter stream.
+  struct Found {
+    std::uint64_t seq = 0;
+    DeadLetter dead;
+  };
+
+  explicit JetStreamQueue(JetStreamOptions options);
+  Result<void> Connect();
+
+  // Runs `fn()` on `pool` and resumes the caller on its executor with the result.
+  template <typename T, typename Fn>
+  asio::awaitable<T> Offload(asio::thread_pool& pool, Fn fn);
+  // Fire and forget on the settling pool; counted for Flush().
+  template <typename Fn>
+  void Settle(Fn fn);
+
+  // On the fetch thread: up to `max` messages, their records read (cancelled ones acked).
+  std::vector<Held> FetchBlocking(std::size_t max, std::chrono::milliseconds wait);
+  // On the pool: decodes a fetched message and marks its record running; nullopt when it
+  // is dropped (unreadable: terminated; cancelled or settled already: acked). Takes `msg`.
+  std::optional<Held> PrepareBlocking(__natsMsg* msg);
+  // On the settling pool: writes the final record (`state`, or kCancelled) and acks.
+  void FinishBlocking(Held& held, int attempts, const Outcome& outcome, CallState state);
+  // On the fetch thread: marks the records of handed-out deliveries running, in parallel on
+  // the pool; settles and returns those cancelled meanwhile.
+  std::vector<std::uint64_t> MarkRunningBlocking(const std::vector<std::uint64_t>& tokens);
+  // Moves admitted messages from waiting_ to out_. REQUIRES: mu_ held.
+  void PickLocked(std::size_t max, const AdmitFn& admit, std::vector<Delivery>& out);
+  // Writes "cancelled" over the call's record (compare-and-set); returns the state before
+  // (kRunning when `running_here`).
+  Result<CallState> CancelRecordBlocking(const std::string& call_id, bool running_here);
+  Result<CallStatus> GetRecordBlocking(const std::string& call_id, std::uint64_t* revision);
+  Result<void> PutRecordBlocking(const CallStatus& status);
+  Result<std::vector<Found>> ScanDeadBlocking(const DeadFilter& filter, bool with_body);
+  void HeartbeatLoop();
+  // Takes the held delivery out of the schedule.
+  std::optional<Held> TakeLocked(std::uint64_t token);
+
+  const JetStreamOptions options_;
+  __natsConnection* nc_ = nullptr;
+  __jsCtx* js_ = nullptr;
+  __kvStore* kv_ = nullptr;
+  __natsSubscription* sub_ = nullptr;
+
+  std::mutex mu_;
+  std::unordered_map<std::uint64_t, Held> out_;               // handed to workers
+  std::vector<Held> waiting_;                                 // fetched, not yet admitted
+  std::map<std::string, std::int64_t, std::less<>> running_;  // key -> handed out
+  std::map<std::string, std::int64_t, std::less<>> stored_;   // key -> messages in the stream
+  std::uint64_t next_token_ = 1;
+  bool closed_ = false;
+  std::shared_ptr<Wakeup> waiter_;
+
+  std::mutex settle_mu_;
+  std::condition_variable settled_cv_;
+  std::uint64_t settle_submitted_ = 0;
+  std::uint64_t settle_done_ = 0;
+
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread heartbeat_;
+
+  asio::thread_pool pool_;
+  asio::thread_pool fetch_pool_{1};
+};
+
+}  // namespace funcd::queue::jetstream

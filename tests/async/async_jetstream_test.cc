@@ -1,0 +1,125 @@
+// funcd serve with --queue nats:// (NATS JetStream, work in progress): two funcd serve
+// processes on one real nats-server -js share the queue; every accepted call is attempted
+// and called back once, by one of them. Also retries, dead letters and redrive through the
+// HTTP API with the JetStream backend.
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <map>
+#include <thread>
+
+#include "common/strings.h"
+#include "tests/async/async_harness.h"
+
+namespace funcd::testing {
+namespace {
+
+class AsyncJetStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) {
+      GTEST_SKIP() << "funcd serve runs replicas in cgroups and bubblewrap: run as root";
+    }
+    ASSERT_TRUE(nats_.ok()) << nats_.log();
+  }
+
+  std::unique_ptr<FuncdServer> StartFuncd(const TempDir& state) {
+    FuncdOptions options;
+    options.extra_args = AsyncArgs({"--queue", nats_.url(), "--async-workers", "8"});
+    auto funcd = std::make_unique<FuncdServer>(state.path(), std::move(options));
+    EXPECT_TRUE(funcd->ok());
+    return funcd;
+  }
+
+  JetStreamServer nats_;
+  TempDir state_a_;
+  TempDir state_b_;
+  CallbackReceiver receiver_;
+};
+
+double Succeeded(FuncdServer& funcd, std::string_view key) {
+  return MetricValue(funcd, StrCat("funcd_async_succeeded_total{function_name=\"", key, "\"}"));
+}
+
+TEST_F(AsyncJetStreamTest, TwoServersShareTheQueueAndEachCallIsProcessedOnce) {
+  auto a = StartFuncd(state_a_);
+  auto b = StartFuncd(state_b_);
+  ASSERT_TRUE(a->ok() && b->ok());
+  // Each gateway has its own function store: the function is deployed on both.
+  ASSERT_TRUE(a->DeployAndWait(AsyncFixture("shared")));
+  ASSERT_TRUE(b->DeployAndWait(AsyncFixture("shared")));
+
+  constexpr std::size_t kCalls = 400;
+  auto make = [&](std::size_t i) {
+    Headers headers = {{"X-Callback-Url", receiver_.Url()}, {"X-Call-Id", StrCat("js-", i)}};
+    return AsyncRequest{StrCat("shared/item/", i), StrCat("payload ", i), std::move(headers)};
+  };
+  // Half the calls enter through each gateway.
+  std::vector<Reply> via_a = EnqueueMany(*a, kCalls / 2, 4, make);
+  std::vector<Reply> via_b =
+      EnqueueMany(*b, kCalls / 2, 4, [&](std::size_t i) { return make(i + kCalls / 2); });
+  for (const std::vector<Reply>* replies : {&via_a, &via_b}) {
+    for (const Reply& reply : *replies) {
+      ASSERT_EQ(reply.status, 202u) << reply.body;
+    }
+  }
+
+  ASSERT_TRUE(receiver_.WaitForCallbacks(kCalls, std::chrono::seconds(90)))
+      << receiver_.CallbackCount() << " of " << kCalls << " callbacks arrived";
+  // A duplicate would come now.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  std::map<std::string, int> seen;
+  for (const ReceivedCallback& callback : receiver_.Callbacks()) {
+    ++seen[callback.call_id];
+    EXPECT_EQ(callback.function_status, 200u) << callback.call_id;
+    EXPECT_EQ(callback.Header("X-Function-Name"), "shared");
+  }
+  EXPECT_EQ(seen.size(), kCalls);
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    EXPECT_EQ(seen[StrCat("js-", i)], 1) << "js-" << i;
+  }
+  // Both servers took a share of the work, and together they did each call once.
+  const double by_a = Succeeded(*a, "shared.openfaas-fn");
+  const double by_b = Succeeded(*b, "shared.openfaas-fn");
+  EXPECT_EQ(std::max(by_a, 0.0) + std::max(by_b, 0.0), static_cast<double>(kCalls));
+  EXPECT_GT(by_a, 0);
+  EXPECT_GT(by_b, 0);
+  // Either gateway answers for any call.
+  EXPECT_EQ(StringField(CallStatusOf(*a, "js-399"), "state"), "done");
+  EXPECT_EQ(StringField(CallStatusOf(*b, "js-0"), "state"), "done");
+}
+
+TEST_F(AsyncJetStreamTest, RetriesThenDeadLetterThenRedrive) {
+  auto a = StartFuncd(state_a_);
+  ASSERT_TRUE(a->ok());
+  ASSERT_TRUE(a->DeployAndWait(AsyncFixture("flaky", {{"com.openfaas.retry.attempts", "3"},
+                                                      {"com.openfaas.retry.min_wait", "200ms"},
+                                                      {"com.openfaas.retry.max_wait", "1s"}})));
+  // fail=3: the first three attempts fail, a fourth (after a redrive) succeeds.
+  Reply reply =
+      EnqueueAsync(*a, StrCat("flaky/attempt?report=", receiver_.port(), "&fail=3&code=503"), "",
+                   {{"X-Callback-Url", receiver_.Url()}, {"X-Call-Id", "flaky-1"}});
+  ASSERT_EQ(reply.status, 202u) << reply.body;
+  auto callback = receiver_.WaitForCallback("flaky-1", std::chrono::seconds(30));
+  ASSERT_TRUE(callback);
+  EXPECT_EQ(callback->function_status, 503u);
+  EXPECT_EQ(callback->Header("X-Retry"), "2");
+  ASSERT_TRUE(WaitForState(*a, "flaky-1", "dead"));
+  EXPECT_EQ(IntField(CallStatusOf(*a, "flaky-1"), "attempts"), 3);
+  ASSERT_TRUE(receiver_.WaitForAttempts("flaky-1", 3, std::chrono::seconds(5)));
+
+  Reply dead = a->Api("GET", "/system/async/dead");
+  ASSERT_EQ(dead.status, 200u) << dead.body;
+  EXPECT_THAT(dead.body, ::testing::HasSubstr("flaky-1"));
+  Reply redrive = a->Api("POST", "/system/async/dead/flaky-1/redrive");
+  ASSERT_EQ(redrive.status, 202u) << redrive.body;
+  ASSERT_TRUE(WaitForState(*a, "flaky-1", "done"));
+  EXPECT_EQ(StringField(CallStatusOf(*a, "flaky-1"), "state"), "done");
+  Reply after = a->Api("GET", "/system/async/dead");
+  EXPECT_THAT(after.body, ::testing::Not(::testing::HasSubstr("flaky-1")));
+}
+
+}  // namespace
+}  // namespace funcd::testing
