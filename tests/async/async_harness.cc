@@ -209,7 +209,7 @@ std::vector<std::string> AsyncArgs(std::vector<std::string> extra) {
 void AsyncTest::SetUp() {
   const char* queue = std::getenv("FUNCD_TEST_QUEUE");
   if (queue != nullptr && std::string_view(queue) == "jetstream" && ::geteuid() == 0) {
-    nats_ = std::make_unique<JetStreamServer>();
+    nats_ = std::make_unique<NatsServer>(0, NatsServer::Mode::kJetStream);
     ASSERT_TRUE(nats_->ok()) << nats_->log();
   }
   GatewayTest::SetUp();
@@ -230,30 +230,5 @@ FuncdOptions AsyncTest::Options() const {
   options.extra_args = AsyncArgs(std::move(extra));
   return options;
 }
-
-JetStreamServer::JetStreamServer() {
-  const char* binary = "/usr/sbin/nats-server";
-  if (::access(binary, X_OK) != 0) {
-    ADD_FAILURE() << "nats-server is not installed (apt-get install nats-server)";
-    return;
-  }
-  // -p -1: the server picks a free port and logs it. setpriv: it dies with the test.
-  std::vector<std::string> argv = {binary, "-js", "-a",        "127.0.0.1", "-p",
-                                   "-1",   "-sd", dir_.path(), "-n",        "funcd-async-test"};
-  if (::access("/usr/bin/setpriv", X_OK) == 0) {
-    argv.insert(argv.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
-  }
-  process_ = std::make_unique<Process>(std::move(argv), std::vector<std::string>{});
-  constexpr std::string_view kListening = "Listening for client connections on 127.0.0.1:";
-  auto line = process_->WaitForLog(kListening, std::chrono::seconds(10));
-  if (!line || !process_->WaitForLog("Server is ready", std::chrono::seconds(10))) {
-    ADD_FAILURE() << "nats-server did not start:\n" << process_->Log();
-    return;
-  }
-  port_ = static_cast<std::uint16_t>(
-      std::atoi(line->c_str() + line->find(kListening) + kListening.size()));
-}
-
-std::string JetStreamServer::url() const { return StrCat("nats://127.0.0.1:", port_); }
 
 }  // namespace funcd::testing

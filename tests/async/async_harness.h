@@ -114,21 +114,6 @@ double MetricValue(FuncdServer& funcd, std::string_view series);
 // The body limit AsyncTest gives funcd (--async-max-body).
 inline constexpr std::size_t kTestMaxBody = 64 * 1024;
 
-// nats-server -js -a 127.0.0.1 -p <free> -sd <temp dir>: a JetStream server for the
-// --queue nats:// tests. Not thread-safe. Killed (by its pid) on destruction.
-class JetStreamServer {
- public:
-  JetStreamServer();
-  bool ok() const { return port_ != 0; }
-  std::string url() const;
-  std::string log() const { return process_ ? process_->Log() : ""; }
-
- private:
-  TempDir dir_;
-  std::unique_ptr<Process> process_;
-  std::uint16_t port_ = 0;
-};
-
 // The arguments AsyncTest gives funcd serve (fast retries, a small body limit), plus `extra`.
 std::vector<std::string> AsyncArgs(std::vector<std::string> extra = {});
 
@@ -141,7 +126,7 @@ class AsyncTest : public GatewayTest {
   // Stops funcd before its nats-server.
   void TearDown() override;
   FuncdOptions Options() const override;
-  std::unique_ptr<JetStreamServer> nats_;  // with FUNCD_TEST_QUEUE=jetstream
+  std::unique_ptr<NatsServer> nats_;  // with FUNCD_TEST_QUEUE=jetstream
   // Extra `funcd serve` arguments (e.g. --async-workers 8).
   virtual std::vector<std::string> ExtraArgs() const { return {}; }
   CallbackReceiver receiver_;

@@ -33,7 +33,7 @@ class AsyncJetStreamTest : public ::testing::Test {
     return funcd;
   }
 
-  JetStreamServer nats_;
+  NatsServer nats_{0, NatsServer::Mode::kJetStream};
   TempDir state_a_;
   TempDir state_b_;
   CallbackReceiver receiver_;

@@ -360,4 +360,47 @@ bool ProcessAlive(pid_t pid) {
          line[close + 2] != 'X';
 }
 
+std::string FindProgram(const char* name) {
+  for (const char* dir : {"/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"}) {
+    std::string path = StrCat(dir, "/", name);
+    if (::access(path.c_str(), X_OK) == 0) {
+      return path;
+    }
+  }
+  return "";
+}
+
+std::vector<std::string> WithDeathSignal(std::vector<std::string> argv) {
+  if (::access("/usr/bin/setpriv", X_OK) == 0) {
+    argv.insert(argv.begin(), {"/usr/bin/setpriv", "--pdeathsig", "KILL", "--"});
+  }
+  return argv;
+}
+
+NatsServer::NatsServer(std::uint16_t port, Mode mode) {
+  const std::string binary = FindProgram("nats-server");
+  if (binary.empty()) {
+    ADD_FAILURE() << "nats-server is not installed (apt-get install nats-server)";
+    return;
+  }
+  // -p -1: the server picks a free port and logs it.
+  std::vector<std::string> argv = {
+      binary, "-a", "127.0.0.1", "-p", port == 0 ? "-1" : std::to_string(port), "-n", "funcd-test"};
+  if (mode == Mode::kJetStream) {
+    argv.insert(argv.end(), {"-js", "-sd", dir_.path()});
+  }
+  process_ =
+      std::make_unique<Process>(WithDeathSignal(std::move(argv)), std::vector<std::string>{});
+  constexpr std::string_view kListening = "Listening for client connections on 127.0.0.1:";
+  auto line = process_->WaitForLog(kListening, std::chrono::seconds(10));
+  if (!line || !process_->WaitForLog("Server is ready", std::chrono::seconds(10))) {
+    ADD_FAILURE() << "nats-server did not start:\n" << process_->Log();
+    return;
+  }
+  port_ = static_cast<std::uint16_t>(
+      std::atoi(line->c_str() + line->find(kListening) + kListening.size()));
+}
+
+std::string NatsServer::url() const { return StrCat("nats://127.0.0.1:", port_); }
+
 }  // namespace funcd::testing

@@ -131,4 +131,27 @@ std::uint16_t FreePort();
 // True while a process with this pid exists and is not a zombie.
 bool ProcessAlive(pid_t pid);
 
+// The path of an installed program (/usr/sbin, /usr/bin, /usr/local/...); "" when missing.
+std::string FindProgram(const char* name);
+// `argv` run under `setpriv --pdeathsig KILL` where available: it dies with the test.
+std::vector<std::string> WithDeathSignal(std::vector<std::string> argv);
+
+// nats-server -a 127.0.0.1 -p <free> (or `port`, to stand in for a server that went away),
+// with JetStream and a store of its own in kJetStream mode. Not thread-safe. Killed on
+// destruction.
+class NatsServer {
+ public:
+  enum class Mode { kCore, kJetStream };
+  explicit NatsServer(std::uint16_t port = 0, Mode mode = Mode::kCore);
+  bool ok() const { return port_ != 0; }
+  std::uint16_t port() const { return port_; }
+  std::string url() const;
+  std::string log() const { return process_ ? process_->Log() : ""; }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<Process> process_;
+  std::uint16_t port_ = 0;
+};
+
 }  // namespace funcd::testing

@@ -19,22 +19,6 @@
 
 namespace funcd::testing {
 
-// nats-server -a 127.0.0.1 -p <free> (or `port`, to stand in for a server that went away).
-// Not thread-safe. Killed on destruction.
-class NatsServer {
- public:
-  explicit NatsServer(std::uint16_t port = 0);
-  bool ok() const { return port_ != 0; }
-  std::uint16_t port() const { return port_; }
-  std::string url() const;
-  std::string log() const { return process_ ? process_->Log() : ""; }
-
- private:
-  TempDir dir_;
-  std::unique_ptr<Process> process_;
-  std::uint16_t port_ = 0;
-};
-
 // mosquitto -c <temp config> listening on 127.0.0.1:<free> (or `port`), anonymous, no
 // persistence.
 class MosquittoBroker {
