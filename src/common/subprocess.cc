@@ -63,27 +63,23 @@ struct SpawnAttributes {
 
 }  // namespace
 
-ChildProcess::ChildProcess(asio::any_io_executor executor, pid_t pid, int pidfd) : pid_(pid) {
-  pidfd_.emplace(executor, pidfd);
-}
+ChildProcess::ChildProcess(asio::any_io_executor executor, pid_t pid)
+    : executor_(std::move(executor)), pid_(pid) {}
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)),
+    : executor_(other.executor_),
+      pid_(std::exchange(other.pid_, -1)),
       reaped_(std::exchange(other.reaped_, true)),
-      pidfd_(std::move(other.pidfd_)),
       stdin_(std::move(other.stdin_)),
       stdout_(std::move(other.stdout_)),
-      stderr_(std::move(other.stderr_)) {
-  other.pidfd_.reset();
-}
+      stderr_(std::move(other.stderr_)) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
     ReapBlocking();
+    executor_ = other.executor_;
     pid_ = std::exchange(other.pid_, -1);
     reaped_ = std::exchange(other.reaped_, true);
-    pidfd_ = std::move(other.pidfd_);
-    other.pidfd_.reset();
     stdin_ = std::move(other.stdin_);
     stdout_ = std::move(other.stdout_);
     stderr_ = std::move(other.stderr_);
@@ -185,14 +181,7 @@ Result<ChildProcess> ChildProcess::Spawn(const asio::any_io_executor& executor,
   if (rc != 0) {
     return SpawnError(rc, options.argv[0]);
   }
-  int pidfd = PidfdOpen(pid);
-  if (pidfd < 0) {
-    int err = errno;
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return Unexpected(ErrorCode::kInternal, StrCat("pidfd_open: ", std::strerror(err)));
-  }
-  ChildProcess child(executor, pid, pidfd);
+  ChildProcess child(executor, pid);
   if (in_w.valid()) {
     child.stdin_.emplace(executor, in_w.Release());
   }
@@ -214,18 +203,35 @@ void ChildProcess::CloseStdin() {
 
 asio::awaitable<ExitStatus> ChildProcess::Wait() {
   ExitStatus status;
-  if (reaped_ || !pidfd_) {
+  if (reaped_ || pid_ <= 0) {
     co_return status;
   }
-  auto [ec] =
-      co_await pidfd_->async_wait(asio::posix::descriptor_base::wait_read, kUseAwaitableNoThrow);
-  (void)ec;  // readable or error: either way waitid below tells the truth
-  // The child is a zombie now: its pid (and so its process group id) cannot be reused yet.
-  ::kill(-pid_, SIGKILL);
+  // A short-lived process has often exited by the time its owner waits (its output ended):
+  // then no pidfd is needed. WNOWAIT leaves it a zombie, so its pid (and process group id)
+  // cannot be reused before the group is killed below.
   siginfo_t info{};
+  bool exited = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                info.si_pid == pid_;
+  while (!exited) {
+    int pidfd = PidfdOpen(pid_);
+    if (pidfd >= 0) {
+      Pipe waiter(executor_, pidfd);
+      auto [ec] =
+          co_await waiter.async_wait(asio::posix::descriptor_base::wait_read, kUseAwaitableNoThrow);
+      (void)ec;  // readable or error: either way waitid below tells the truth
+      break;
+    }
+    // No descriptor to spare (EMFILE): poll.
+    asio::steady_timer timer(executor_, std::chrono::milliseconds(10));
+    co_await timer.async_wait(kUseAwaitableNoThrow);
+    info = {};
+    exited = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+             info.si_pid == pid_;
+  }
+  ::kill(-pid_, SIGKILL);
+  info = {};
   int rc;
-  while ((rc = ::waitid(P_PIDFD, static_cast<id_t>(pidfd_->native_handle()), &info, WEXITED)) < 0 &&
-         errno == EINTR) {
+  while ((rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED)) < 0 && errno == EINTR) {
   }
   reaped_ = true;
   if (rc == 0) {
@@ -236,8 +242,6 @@ asio::awaitable<ExitStatus> ChildProcess::Wait() {
       status.code = -1;
     }
   }
-  error_code ignored;
-  pidfd_->close(ignored);
   co_return status;
 }
 

@@ -1,7 +1,8 @@
 #pragma once
 
 // Child processes driven from an io_context: spawned with posix_spawn (vfork-fast), in their
-// own process group, with pipes wrapped as Asio descriptors and exit observed through a pidfd.
+// own process group, with pipes wrapped as Asio descriptors and exit observed through a pidfd
+// (opened only when the child is still running once its owner waits for it).
 
 #include <sys/types.h>
 
@@ -84,14 +85,14 @@ class ChildProcess {
   void KillTree(int signal);
 
  private:
-  ChildProcess(asio::any_io_executor executor, pid_t pid, int pidfd);
+  ChildProcess(asio::any_io_executor executor, pid_t pid);
   static Result<ChildProcess> SpawnForked(const asio::any_io_executor& executor,
                                           const SpawnOptions& options);
   void ReapBlocking();
 
+  asio::any_io_executor executor_;
   pid_t pid_ = -1;
   bool reaped_ = false;
-  std::optional<Pipe> pidfd_;
   std::optional<Pipe> stdin_;
   std::optional<Pipe> stdout_;
   std::optional<Pipe> stderr_;

@@ -228,14 +228,7 @@ Result<ChildProcess> ChildProcess::SpawnForked(const asio::any_io_executor& exec
     return Unexpected(ErrorCode::kInternal,
                       StrCat("spawn \"", options.argv[0], "\": ", std::strerror(failure.error)));
   }
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
-    int err = errno;
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return Unexpected(ErrorCode::kInternal, StrCat("pidfd_open: ", std::strerror(err)));
-  }
-  ChildProcess child(executor, pid, pidfd);
+  ChildProcess child(executor, pid);
   if (in_w.valid()) {
     child.stdin_.emplace(executor, in_w.Release());
   }
