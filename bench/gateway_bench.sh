@@ -51,7 +51,7 @@ die() {
 BIN_DIR=${1:-build/release/bin}
 BIN_DIR=$(cd "$BIN_DIR" 2>/dev/null && pwd) || die "no such directory: $BIN_DIR"
 readonly BIN_DIR
-for bin in funcd fwatchdog fast_upstream; do
+for bin in funcd fwatchdog fast_upstream floor_proxy; do
   [[ -x $BIN_DIR/$bin ]] || die "$BIN_DIR/$bin not found; build first (see bench/README.md)"
 done
 for tool in wrk curl; do
@@ -375,9 +375,15 @@ direct_pid=$LAST_PID
 direct_port=$(wait_log_port direct "$direct_pid" 's/^Listening on port: ([0-9]+)$/\1/p')
 readonly DIRECT_URL=http://127.0.0.1:$direct_port/
 
+# The floor: floor_proxy copies bytes to the same fast_upstream without parsing HTTP, the
+# cheapest proxy the kernel allows; the gateway's ratio is read against its ratio.
+start floor "$BIN_DIR/floor_proxy" --upstream-port "$direct_port"
+floor_port=$(wait_log_port floor "$LAST_PID" 's/^Listening on port: ([0-9]+)$/\1/p')
+readonly FLOOR_URL=http://127.0.0.1:$floor_port/
+
 # c. funcd serve with both functions deployed.
 readonly FUNCD_ARGS=(serve --listen 127.0.0.1:0 --state-dir "$WORK_DIR/state" --basic-auth=false
-  --sandbox "$SANDBOX")
+  --sandbox "$SANDBOX" ${BENCH_FUNCD_THREADS:+--threads "$BENCH_FUNCD_THREADS"})
 start funcd "$BIN_DIR/funcd" "${FUNCD_ARGS[@]}"
 funcd_pid=$LAST_PID
 funcd_port=$(wait_log_port funcd "$funcd_pid" \
@@ -409,12 +415,15 @@ echo "  funcd serve idle RSS: $idle_rss MB" >&2
 echo "throughput (wrk ${HTTP_WRK[*]})" >&2
 run_wrk direct "direct fast_upstream" "${HTTP_WRK[@]}" "$DIRECT_URL"
 direct_rps=$WRK_RPS direct_p50=$WRK_P50_MS direct_p99=$WRK_P99_MS
+run_wrk floor "floor_proxy -> fast_upstream" "${HTTP_WRK[@]}" "$FLOOR_URL"
+floor_rps=$WRK_RPS floor_p50=$WRK_P50_MS floor_p99=$WRK_P99_MS
 run_wrk watchdog "gateway -> fwatchdog -> fast_upstream" "${HTTP_WRK[@]}" "$WATCHDOG_URL"
 wd_rps=$WRK_RPS wd_p50=$WRK_P50_MS wd_p99=$WRK_P99_MS
 run_wrk nowatchdog "gateway -> fast_upstream" "${HTTP_WRK[@]}" "$NOWATCHDOG_URL"
 nowd_rps=$WRK_RPS nowd_p50=$WRK_P50_MS nowd_p99=$WRK_P99_MS
 wd_ratio=$(ratio "$wd_rps" "$direct_rps")
 nowd_ratio=$(ratio "$nowd_rps" "$direct_rps")
+floor_ratio=$(ratio "$floor_rps" "$direct_rps")
 
 # e. Latency at a fixed rate.
 echo "fixed rate (hey -z $RATE_DURATION -q $RATE_PER_WORKER -c $RATE_WORKERS)" >&2
@@ -486,6 +495,8 @@ summary() {
     "sandbox $SANDBOX, wrk runs $DURATION, fixed-rate runs $RATE_DURATION)"
   row "wrk -t2 -c64" "req/s" "p50 ms" "p99 ms" "ratio" "goal"
   row "direct fast_upstream" "$direct_rps" "$direct_p50" "$direct_p99" "1.00" ""
+  row "floor_proxy -> fast_upstream (floor)" "$floor_rps" "$floor_p50" "$floor_p99" \
+    "$floor_ratio" "(no HTTP parsing)"
   row "gateway -> fwatchdog -> fast_upstream" "$wd_rps" "$wd_p50" "$wd_p99" "$wd_ratio" \
     ">= 0.25 $(verdict "$wd_ratio" '>=' 0.25)"
   row "gateway -> fast_upstream (no watchdog)" "$nowd_rps" "$nowd_p50" "$nowd_p99" \

@@ -7,7 +7,8 @@
 #   1. http mode: wrk against fast_upstream directly, then against fwatchdog (mode=http)
 #      proxying to a fast_upstream it forked, with 1 and 2 I/O threads. Goal: >= 0.5.
 #   2. classic mode: wrk POSTs against fwatchdog with fprocess=cat, then exec_loop spawning
-#      cat as many times without HTTP. Goal: >= 0.8.
+#      cat as many times without HTTP. Goal: >= 0.8. Then the same wrk against floor_cgi,
+#      a bare HTTP server spawning cat, to show what any HTTP front costs.
 #   3. RSS of fwatchdog: classic when idle (goal < 4 MB); http mode after its wrk run.
 #
 # Environment: BENCH_DURATION (http runs, default 10s), BENCH_CLASSIC_DURATION (default 5s),
@@ -33,7 +34,7 @@ die() {
 BIN_DIR=${1:-build/release/bin}
 BIN_DIR=$(cd "$BIN_DIR" 2>/dev/null && pwd) || die "no such directory: $BIN_DIR"
 readonly BIN_DIR
-for bin in fwatchdog fast_upstream exec_loop; do
+for bin in fwatchdog fast_upstream exec_loop floor_cgi; do
   [[ -x $BIN_DIR/$bin ]] || die "$BIN_DIR/$bin not found; build first (see bench/README.md)"
 done
 for tool in wrk curl python3; do
@@ -264,6 +265,16 @@ printf '  %-28s %10s execs/s (%s)\n' "exec_loop cat, $CLASSIC_WORKERS workers" "
   "$loop_line" >&2
 classic_ratio=$(ratio "$classic_rps" "$loop_rate")
 
+# The floor for classic mode: floor_cgi, the least an HTTP front for cat can do (no
+# environment, logging or timeouts), under the same wrk.
+start floor_cgi "$BIN_DIR/floor_cgi" --port 0 cat
+floor_pid=$LAST_PID
+floor_port=$(listening_port floor_cgi "$floor_pid")
+run_wrk floor_cgi "floor_cgi" "${CLASSIC_WRK[@]}" "http://127.0.0.1:$floor_port/"
+floor_rps=$WRK_RPS floor_p50=$WRK_P50_MS floor_p99=$WRK_P99_MS
+stop_pid "$floor_pid" floor_cgi floor_cgi
+floor_ratio=$(ratio "$floor_rps" "$loop_rate")
+
 # f. Summary.
 row() {
   printf '%-36s %10s %8s %8s %7s  %s\n' "$@"
@@ -283,6 +294,8 @@ summary() {
     "($execs spawns)"
   row "fwatchdog classic, fprocess=cat" "$classic_rps" "$classic_p50" "$classic_p99" \
     "$classic_ratio" ">= 0.8 $(verdict "$classic_ratio" '>=' 0.8)"
+  row "floor_cgi cat (floor)" "$floor_rps" "$floor_p50" "$floor_p99" "$floor_ratio" \
+    "(bare HTTP + spawn)"
   row "" "RSS MB"
   row "fwatchdog classic, idle" "$classic_idle_rss" "" "" "" \
     "< 4 $(verdict "$classic_idle_rss" '<' 4)"

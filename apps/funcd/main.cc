@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve_cmd->add_option("--fwatchdog", serve.fwatchdog,
                         "The fwatchdog binary (default: beside funcd)");
-  serve_cmd->add_option("--threads", serve.threads, "I/O threads (default: one per CPU)");
+  serve_cmd->add_option("--threads", serve.threads,
+                        "I/O threads (default: half the CPUs, at least 1)");
   serve_cmd->add_option("--upstream-timeout", upstream_timeout, "Longest a function call may take")
       ->check(DurationCheck())
       ->capture_default_str();

@@ -216,9 +216,12 @@ int Serve(const ServeOptions& options) {
     return 1;
   }
 
+  // By default half the CPUs: the replicas run on the same machine and need the rest. On 2
+  // CPUs one I/O thread proxies more calls per second than two, which spend their time
+  // preempting the replicas and each other (bench/README.md, "I/O threads").
   const int threads = options.threads > 0
                           ? options.threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   std::vector<asio::io_context*> context_ptrs;
   for (int i = 0; i < threads; ++i) {

@@ -15,7 +15,7 @@ struct ServeOptions {
   bool host_images = false;
   std::string sandbox = "bwrap";  // "bwrap" or "none"
   std::string fwatchdog;          // default: beside the funcd binary
-  int threads = 0;                // I/O threads; 0: one per CPU
+  int threads = 0;                // I/O threads; 0: half the CPUs (at least 1)
   std::chrono::nanoseconds upstream_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds read_timeout = std::chrono::seconds(60);
   std::chrono::nanoseconds write_timeout = std::chrono::seconds(60);

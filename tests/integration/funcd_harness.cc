@@ -36,7 +36,9 @@ FuncdServer::FuncdServer(std::string state_dir, FuncdOptions options)
   }
   argv.insert(argv.end(),
               {StrCat(BinDir(), "/funcd"), "serve", "--listen", "127.0.0.1:0", "--state-dir",
-               state_dir_, "--host-images", "--sandbox", options.sandbox});
+               state_dir_, "--host-images", "--sandbox", options.sandbox,
+               // Two I/O threads, whatever the machine: the tests cover calls that cross them.
+               "--threads", "2"});
   if (!options.basic_auth) {
     argv.push_back("--basic-auth=false");
   }
