@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstring>
@@ -60,6 +61,45 @@ TEST(SubprocessTest, ReportsExitStatusLikeGo) {
   EXPECT_EQ(c.out, "out\nerr\n");
   EXPECT_EQ(c.status.code, 3);
   EXPECT_EQ(c.status.ToString(), "exit status 3");
+}
+
+// Wait on a child that exited before anyone waited (no pidfd needed) and on one still
+// running (through the pidfd): both report the status and reap.
+TEST(SubprocessTest, WaitReportsAChildThatExitedBeforeAndOneThatExitsLater) {
+  asio::io_context context;
+  SpawnOptions quick;
+  quick.argv = {"sh", "-c", "exit 4"};
+  quick.stdin_mode = quick.stdout_mode = quick.stderr_mode = Stdio::kNull;
+  SpawnOptions slow = quick;
+  slow.argv = {"sh", "-c", "sleep 0.3; exit 5"};
+  auto early = ChildProcess::Spawn(context.get_executor(), quick);
+  ASSERT_TRUE(early.has_value());
+  const pid_t early_pid = early->pid();
+  // Until it is a zombie.
+  for (int i = 0; i < 500; ++i) {
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(early_pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        info.si_pid == early_pid) {
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  auto late = ChildProcess::Spawn(context.get_executor(), slow);
+  ASSERT_TRUE(late.has_value());
+  ExitStatus early_status, late_status;
+  asio::co_spawn(
+      context,
+      [&]() -> asio::awaitable<void> {
+        early_status = co_await early->Wait();
+        late_status = co_await late->Wait();
+      },
+      asio::detached);
+  context.run_for(10s);
+  EXPECT_EQ(early_status.code, 4);
+  EXPECT_EQ(late_status.code, 5);
+  EXPECT_TRUE(early->reaped());
+  EXPECT_TRUE(late->reaped());
+  EXPECT_NE(::kill(early_pid, 0), 0);  // reaped: the pid is gone
 }
 
 TEST(SubprocessTest, PassesEnvironment) {

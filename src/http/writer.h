@@ -4,6 +4,7 @@
 // the head says (Content-Length, chunked, or until close). Each call is one gather write, so
 // a streamed response reaches the peer piece by piece (SSE, NDJSON) without buffering.
 
+#include <boost/container/small_vector.hpp>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -28,6 +29,7 @@ class MessageWriter {
                                           std::span<const asio::const_buffer> body = {},
                                           bool last = false) {
     head_.clear();
+    head_.reserve(kHeadReserve);  // one allocation for a typical head, not one per doubling
     AppendHead(head_, head);
     return WriteSerializedHead(framing, body, last);
   }
@@ -50,9 +52,13 @@ class MessageWriter {
   // Appends the framed body (and the terminator with `last`) to gather_.
   void FrameBody(std::span<const asio::const_buffer> body, bool last);
 
+  static constexpr std::size_t kHeadReserve = 512;
+
   Connection& connection_;
   std::string head_;
-  std::vector<asio::const_buffer> gather_;
+  // Head, chunk framing and body pieces of one write: on the stack (in the writer) for the
+  // usual few.
+  boost::container::small_vector<asio::const_buffer, 8> gather_;
   char chunk_size_line_[24];
   Framing framing_ = Framing::kNone;
   bool head_written_ = false;

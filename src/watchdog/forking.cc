@@ -76,7 +76,9 @@ asio::awaitable<void> WaitForExit(ChildProcess* child, asio::steady_timer* timer
 asio::awaitable<void> KillOnTimeout(ChildProcess* child, asio::steady_timer* timer,
                                     Duration timeout, Supervision* supervision,
                                     const std::string* fprocess) {
-  if (timeout <= Duration::zero()) {
+  // WaitForExit runs first and may have reaped the child without suspending (it had exited
+  // already): its timer->cancel() then came before this wait and would not end it.
+  if (timeout <= Duration::zero() || child->reaped()) {
     co_return;
   }
   timer->expires_after(timeout);
