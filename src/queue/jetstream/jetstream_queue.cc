@@ -23,6 +23,8 @@ constexpr std::size_t kMaxWaiting = 256;
 constexpr std::int64_t kMaxAckPending = 20000;
 // How often the heartbeat looks for cancellations and refreshes the depths.
 constexpr std::chrono::seconds kHeartbeat{1};
+// On a message: the KV revision of the call record written at enqueue (or redrive).
+constexpr char kRecordRevisionHeader[] = "Funcd-Record-Revision";
 
 }  // namespace
 
@@ -79,7 +81,11 @@ Result<void> JetStreamQueue::Connect() {
   if (s != NATS_OK) {
     return NatsError(StrCat("connecting to ", options_.url), s);
   }
-  if (s = natsConnection_JetStream(&js_, nc_, nullptr); s != NATS_OK) {
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.PublishAsync.AckHandler = &JetStreamQueue::OnPubAck;
+  js_options.PublishAsync.AckHandlerClosure = this;
+  if (s = natsConnection_JetStream(&js_, nc_, &js_options); s != NATS_OK) {
     return NatsError("JetStream context", s);
   }
   jsErrCode js_err = static_cast<jsErrCode>(0);
@@ -186,6 +192,8 @@ JetStreamQueue::~JetStreamQueue() {
     natsMsg_Nak(held.msg, nullptr);
     natsMsg_Destroy(held.msg);
   }
+  // Pub acks still due may hand work to the pool: wait for them first.
+  DrainPublishes();
   pool_.join();
   if (nc_ != nullptr) {
     // The last acks out; bounded, the server may be gone already.
@@ -200,19 +208,25 @@ JetStreamQueue::~JetStreamQueue() {
 // ---------------------------------------------------------------------------------------
 // Threads
 
-template <typename Fn>
-void JetStreamQueue::Settle(Fn fn) {
+void JetStreamQueue::SettleBegin() {
+  std::lock_guard lock(settle_mu_);
+  ++settle_submitted_;
+}
+
+void JetStreamQueue::SettleEnd() {
   {
     std::lock_guard lock(settle_mu_);
-    ++settle_submitted_;
+    ++settle_done_;
   }
+  settled_cv_.notify_all();
+}
+
+template <typename Fn>
+void JetStreamQueue::Settle(Fn fn) {
+  SettleBegin();
   asio::post(pool_, [this, fn = std::move(fn)]() mutable {
     fn();
-    {
-      std::lock_guard lock(settle_mu_);
-      ++settle_done_;
-    }
-    settled_cv_.notify_all();
+    SettleEnd();
   });
 }
 
@@ -311,11 +325,11 @@ Result<CallStatus> JetStreamQueue::GetRecordBlocking(const std::string& call_id,
   return record;
 }
 
-Result<void> JetStreamQueue::PutRecordBlocking(const CallStatus& status) {
+Result<void> JetStreamQueue::PutRecordBlocking(const CallStatus& status, std::uint64_t* revision) {
   const std::string record = EncodeCallRecord(status);
   const std::string key = CallKey(status.call_id);
   natsStatus s =
-      kvStore_Put(nullptr, kv_, key.c_str(), record.data(), static_cast<int>(record.size()));
+      kvStore_Put(revision, kv_, key.c_str(), record.data(), static_cast<int>(record.size()));
   if (s != NATS_OK) {
     return NatsError(StrCat("writing the record of call ", status.call_id), s);
   }
@@ -326,37 +340,60 @@ Result<void> JetStreamQueue::PutRecordBlocking(const CallStatus& status) {
 // Enqueue and delivery
 
 asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
-  auto publish = [this, message = std::move(message)]() -> Result<void> {
-    const std::string framed = EncodeFramed(message);
-    // The server refuses larger messages; say so instead of passing its error on.
-    if (const std::int64_t max = natsConnection_GetMaxPayload(nc_);
-        max > 0 && static_cast<std::int64_t>(framed.size()) > max) {
-      return MakeError(
-          ErrorCode::kInvalidArgument,
-          StrCat("the request (", framed.size(),
-                 " bytes stored) is larger than the NATS server's max_payload (", max, " bytes)"));
-    }
-    const std::int64_t now = UnixNanosNow();
-    CallStatus record;
-    record.call_id = message.call_id;
-    record.function = message.key;
-    record.state = CallState::kQueued;
-    record.enqueued_at = message.enqueued_at != 0 ? message.enqueued_at : now;
-    record.updated_at = now;
-    record.next_attempt_at = now;
-    FUNCD_RETURN_IF_ERROR(PutRecordBlocking(record));
-    const std::string subject = options_.subject_prefix + message.key;
-    jsErrCode js_err = static_cast<jsErrCode>(0);
-    // Returns once the stream has stored it: durable before the 202.
-    natsStatus s = js_Publish(nullptr, js_, subject.c_str(), framed.data(),
-                              static_cast<int>(framed.size()), nullptr, &js_err);
-    if (s != NATS_OK) {
-      kvStore_Delete(kv_, CallKey(record.call_id).c_str());
-      return NatsError("publishing the call", s, js_err);
-    }
-    return Ok();
+  auto framed = std::make_shared<const std::string>(EncodeFramed(message));
+  // The server refuses larger messages; say so instead of passing its error on.
+  if (const std::int64_t max = natsConnection_GetMaxPayload(nc_);
+      max > 0 && static_cast<std::int64_t>(framed->size()) > max) {
+    co_return MakeError(
+        ErrorCode::kInvalidArgument,
+        StrCat("the request (", framed->size(),
+               " bytes stored) is larger than the NATS server's max_payload (", max, " bytes)"));
+  }
+  const std::int64_t now = UnixNanosNow();
+  CallStatus record;
+  record.call_id = message.call_id;
+  record.function = message.key;
+  record.state = CallState::kQueued;
+  record.enqueued_at = message.enqueued_at != 0 ? message.enqueued_at : now;
+  record.updated_at = now;
+  record.next_attempt_at = now;
+  std::string subject = options_.subject_prefix + message.key;
+  // The record, then the message with the record's revision; both asynchronous publishes,
+  // the second sent from the first one's pub ack. The caller resumes once the stream has
+  // stored the message (durable before the 202).
+  auto start = [this, record = std::move(record), framed,
+                subject = std::move(subject)](Resume<Result<void>> resume) {
+    PutRecordAsync(
+        record, 0, [this, call_id = record.call_id, framed, subject, resume](const PubResult& put) {
+          if (!put.ok()) {
+            resume(MakeError(ErrorCode::kUnavailable,
+                             StrCat("writing the record of call ", call_id, ": ", put.error)));
+            return;
+          }
+          natsMsg* msg = nullptr;
+          natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, framed->data(),
+                                        static_cast<int>(framed->size()));
+          if (s == NATS_OK) {
+            s = natsMsgHeader_Set(msg, kRecordRevisionHeader, std::to_string(put.sequence).c_str());
+          }
+          if (s != NATS_OK) {
+            natsMsg_Destroy(msg);
+            resume(NatsError("publishing the call", s));
+            return;
+          }
+          PublishAsync(msg, 0, [this, call_id, resume](const PubResult& published) {
+            if (published.ok()) {
+              resume(Ok());
+              return;
+            }
+            // Not stored (as far as we know): the record goes, off this thread.
+            asio::post(pool_, [this, call_id] { kvStore_Delete(kv_, CallKey(call_id).c_str()); });
+            resume(MakeError(ErrorCode::kUnavailable,
+                             StrCat("publishing call ", call_id, ": ", published.error)));
+          });
+        });
   };
-  co_return co_await Offload<Result<void>>(pool_, std::move(publish));
+  co_return co_await Suspend<Result<void>>(std::move(start));
 }
 
 std::vector<JetStreamQueue::Held> JetStreamQueue::FetchBlocking(std::size_t max,
@@ -373,14 +410,22 @@ std::vector<JetStreamQueue::Held> JetStreamQueue::FetchBlocking(std::size_t max,
     natsMsgList_Destroy(&list);
     return out;
   }
-  // Each message's record is read and rewritten (two round trips): in parallel on the pool,
-  // the fetch thread waiting for the whole batch.
-  std::vector<std::optional<Held>> prepared(static_cast<std::size_t>(list.Count));
-  std::latch done(list.Count);
+  // First deliveries need no record read; the records of the others are read in parallel
+  // on the pool, the fetch thread waiting for the whole batch.
+  std::vector<natsMsg*> redelivered;
   for (int i = 0; i < list.Count; ++i) {
     natsMsg* msg = list.Msgs[i];
     list.Msgs[i] = nullptr;
-    asio::post(pool_, [this, msg, slot = &prepared[static_cast<std::size_t>(i)], &done] {
+    if (std::optional<Held> held = PrepareFirstDelivery(msg)) {
+      out.push_back(std::move(*held));
+    } else {
+      redelivered.push_back(msg);
+    }
+  }
+  std::vector<std::optional<Held>> prepared(redelivered.size());
+  std::latch done(static_cast<std::ptrdiff_t>(redelivered.size()));
+  for (std::size_t i = 0; i < redelivered.size(); ++i) {
+    asio::post(pool_, [this, msg = redelivered[i], slot = &prepared[i], &done] {
       *slot = PrepareBlocking(msg);
       done.count_down();
     });
@@ -393,6 +438,42 @@ std::vector<JetStreamQueue::Held> JetStreamQueue::FetchBlocking(std::size_t max,
   }
   natsMsgList_Destroy(&list);
   return out;
+}
+
+std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareFirstDelivery(natsMsg* msg) {
+  // Delivered before (retried, given back, or lost with its process): the record may say
+  // anything, read it.
+  jsMsgMetaData* meta = nullptr;
+  if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
+    return std::nullopt;
+  }
+  const bool first = meta->NumDelivered == 1;
+  jsMsgMetaData_Destroy(meta);
+  const char* revision_text = nullptr;
+  if (!first || natsMsgHeader_Get(msg, kRecordRevisionHeader, &revision_text) != NATS_OK) {
+    return std::nullopt;
+  }
+  std::optional<std::uint64_t> revision = ParseUint(revision_text);
+  if (!revision || *revision == 0) {
+    return std::nullopt;
+  }
+  std::string_view data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+  Result<Message> message = DecodeFramed(data);
+  if (!message) {
+    return std::nullopt;  // PrepareBlocking drops it
+  }
+  // The record as Enqueue (or Redrive) wrote it: if it changed since (cancelled, expired),
+  // marking the call running fails and reads it.
+  Held held;
+  held.msg = msg;
+  held.record.call_id = message->call_id;
+  held.record.function = message->key;
+  held.record.state = CallState::kQueued;
+  held.record.enqueued_at = message->enqueued_at;
+  held.record.updated_at = message->enqueued_at;
+  held.revision = *revision;
+  held.message = std::move(*message);
+  return held;
 }
 
 std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareBlocking(natsMsg* msg) {
@@ -432,52 +513,88 @@ std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareBlocking(natsMsg* msg
   return held;
 }
 
-std::vector<std::uint64_t> JetStreamQueue::MarkRunningBlocking(
-    const std::vector<std::uint64_t>& tokens) {
-  std::vector<std::uint64_t> dropped;
-  std::mutex dropped_mu;
-  std::latch done(static_cast<std::ptrdiff_t>(tokens.size()));
+void JetStreamQueue::MarkRunning(std::vector<std::uint64_t> tokens,
+                                 std::function<void(std::vector<std::uint64_t>)> resume) {
+  // Shared by the writes' completions; the last one to finish resumes the caller.
+  struct Batch {
+    std::mutex mu;
+    std::size_t left = 0;
+    std::vector<std::uint64_t> dropped;
+    std::function<void(std::vector<std::uint64_t>)> resume;
+  };
+  auto batch = std::make_shared<Batch>();
+  batch->left = tokens.size();
+  batch->resume = std::move(resume);
+  auto finish = [batch](std::optional<std::uint64_t> dropped) {
+    std::unique_lock lock(batch->mu);
+    if (dropped) {
+      batch->dropped.push_back(*dropped);
+    }
+    if (--batch->left == 0) {
+      std::vector<std::uint64_t> out = std::move(batch->dropped);
+      lock.unlock();
+      batch->resume(std::move(out));
+    }
+  };
+  if (tokens.empty()) {
+    batch->resume({});
+    return;
+  }
   for (std::uint64_t token : tokens) {
-    CallStatus record;
+    CallStatus running;
     std::uint64_t revision = 0;
     {
       std::lock_guard lock(mu_);
       auto it = out_.find(token);
       if (it != out_.end()) {
-        record = it->second.record;
+        running = it->second.record;
         revision = it->second.revision;
       }
     }
-    asio::post(pool_, [this, token, record, revision, &dropped, &dropped_mu, &done] {
-      CallStatus running = record;
-      running.state = CallState::kRunning;
-      running.attempts = record.attempts + 1;
-      running.updated_at = UnixNanosNow();
-      running.next_attempt_at = 0;
-      const std::string value = EncodeCallRecord(running);
-      const std::string key = CallKey(record.call_id);
-      // Compare-and-set against the record read at fetch: a cancellation from any process
-      // since then wins.
-      natsStatus s = revision != 0 ? kvStore_Update(nullptr, kv_, key.c_str(), value.data(),
-                                                    static_cast<int>(value.size()), revision)
-                                   : kvStore_Put(nullptr, kv_, key.c_str(), value.data(),
-                                                 static_cast<int>(value.size()));
-      if (s != NATS_OK) {
-        Result<CallStatus> now = GetRecordBlocking(record.call_id, nullptr);
-        if (now && now->state == CallState::kCancelled) {
-          std::lock_guard lock(dropped_mu);
-          dropped.push_back(token);
-        } else {
-          if (auto put = PutRecordBlocking(running); !put) {
-            Logf("async queue: %s", put.error().message.c_str());
+    running.state = CallState::kRunning;
+    running.attempts += 1;
+    running.updated_at = UnixNanosNow();
+    running.next_attempt_at = 0;
+    // Compare-and-set against the record as read or written: a cancellation from any process
+    // since then wins (the slow path reads the record to tell).
+    PutRecordAsync(running, revision, [this, token, running, finish](const PubResult& put) {
+      if (put.ok()) {
+        {
+          std::lock_guard lock(mu_);
+          if (auto it = out_.find(token); it != out_.end()) {
+            it->second.revision = put.sequence;
           }
         }
+        finish(std::nullopt);
+        return;
       }
-      done.count_down();
+      asio::post(pool_, [this, token, running, finish] {
+        finish(MarkRunningSlowBlocking(token, running) ? std::optional<std::uint64_t>(token)
+                                                       : std::nullopt);
+      });
     });
   }
-  done.wait();
-  for (std::uint64_t token : dropped) {
+}
+
+bool JetStreamQueue::MarkRunningSlowBlocking(std::uint64_t token, const CallStatus& running) {
+  Result<CallStatus> now = GetRecordBlocking(running.call_id, nullptr);
+  if (now && now->state == CallState::kCancelled) {
+    return true;
+  }
+  std::uint64_t revision = 0;
+  if (auto put = PutRecordBlocking(running, &revision); !put) {
+    Logf("async queue: %s", put.error().message.c_str());
+    revision = 0;
+  }
+  std::lock_guard lock(mu_);
+  if (auto it = out_.find(token); it != out_.end()) {
+    it->second.revision = revision;
+  }
+  return false;
+}
+
+void JetStreamQueue::DropCancelled(const std::vector<std::uint64_t>& tokens) {
+  for (std::uint64_t token : tokens) {
     std::optional<Held> held;
     {
       std::lock_guard lock(mu_);
@@ -490,7 +607,6 @@ std::vector<std::uint64_t> JetStreamQueue::MarkRunningBlocking(
       });
     }
   }
-  return dropped;
 }
 
 void JetStreamQueue::PickLocked(std::size_t max, const AdmitFn& admit, std::vector<Delivery>& out) {
@@ -548,9 +664,12 @@ asio::awaitable<std::vector<Delivery>> JetStreamQueue::Next(std::size_t max, Adm
       for (const Delivery& d : out) {
         tokens.push_back(d.token);
       }
-      auto mark = [this, tokens] { return MarkRunningBlocking(tokens); };
+      auto mark = [this, tokens](Resume<std::vector<std::uint64_t>> resume) {
+        MarkRunning(tokens, std::move(resume));
+      };
       std::vector<std::uint64_t> dropped =
-          co_await Offload<std::vector<std::uint64_t>>(fetch_pool_, std::move(mark));
+          co_await Suspend<std::vector<std::uint64_t>>(std::move(mark));
+      DropCancelled(dropped);
       std::erase_if(out, [&](const Delivery& d) {
         return std::find(dropped.begin(), dropped.end(), d.token) != dropped.end();
       });
@@ -607,10 +726,41 @@ void JetStreamQueue::Complete(Delivery delivery, Outcome outcome) {
   if (!held) {
     return;
   }
-  Settle([this, held = std::move(*held), attempts = delivery.attempt + 1,
-          outcome = std::move(outcome)]() mutable {
-    FinishBlocking(held, attempts, outcome, CallState::kDone);
-  });
+  const int attempts = delivery.attempt + 1;
+  if (held->cancelled || held->revision == 0) {
+    Settle([this, held = std::move(*held), attempts, outcome = std::move(outcome)]() mutable {
+      FinishBlocking(held, attempts, outcome, CallState::kDone);
+    });
+    return;
+  }
+  // The final record, compare-and-set against the running one this process wrote: a
+  // cancellation from another process since then makes it fail, and FinishBlocking (on the
+  // pool) reads the record and writes "cancelled". The message is acked once the record is
+  // stored, so a crash in between delivers the call again rather than losing its result.
+  SettleBegin();
+  CallStatus record = held->record;
+  record.state = CallState::kDone;
+  record.attempts = attempts;
+  record.updated_at = UnixNanosNow();
+  record.next_attempt_at = 0;
+  record.last_status = outcome.status;
+  record.last_error = outcome.error;
+  const std::uint64_t revision = held->revision;
+  PutRecordAsync(record, revision,
+                 [this, held = std::move(*held), attempts,
+                  outcome = std::move(outcome)](const PubResult& put) mutable {
+                   if (put.ok()) {
+                     natsMsg_Ack(held.msg, nullptr);
+                     natsMsg_Destroy(held.msg);
+                     SettleEnd();
+                     return;
+                   }
+                   asio::post(pool_, [this, held = std::move(held), attempts,
+                                      outcome = std::move(outcome)]() mutable {
+                     FinishBlocking(held, attempts, outcome, CallState::kDone);
+                     SettleEnd();
+                   });
+                 });
 }
 
 void JetStreamQueue::FinishBlocking(Held& held, int attempts, const Outcome& outcome,
