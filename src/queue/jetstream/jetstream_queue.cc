@@ -20,6 +20,8 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kMaxIdleWait{1};
 // Fetched messages kept waiting for a worker slot at most; beyond, Next() stops fetching.
 constexpr std::size_t kMaxWaiting = 256;
+// The smallest batch a fetch asks for.
+constexpr std::size_t kPrefetch = 64;
 constexpr std::int64_t kMaxAckPending = 20000;
 // How often the heartbeat looks for cancellations and refreshes the depths.
 constexpr std::chrono::seconds kHeartbeat{1};
@@ -688,7 +690,9 @@ asio::awaitable<std::vector<Delivery>> JetStreamQueue::Next(std::size_t max, Adm
     // With messages waiting for a slot, fetch briefly so that a freed slot is seen soon.
     const std::chrono::milliseconds wait =
         held > 0 ? std::chrono::milliseconds(50) : options_.fetch_wait;
-    const std::size_t want = std::min(max, kMaxWaiting - held);
+    // More than asked for: the rest waits here for the next calls, which then need no
+    // fetch (one pull request per batch, not per freed worker slot).
+    const std::size_t want = std::min(std::max(max, kPrefetch), kMaxWaiting - held);
     auto fetch = [this, want, wait] { return FetchBlocking(want, wait); };
     std::vector<Held> fetched = co_await Offload<std::vector<Held>>(fetch_pool_, std::move(fetch));
     if (fetched.empty() && held > 0) {
