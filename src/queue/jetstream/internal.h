@@ -17,6 +17,9 @@
 
 namespace funcd::queue::jetstream {
 
+// On a message: the KV revision of the call record written at enqueue (or redrive).
+inline constexpr char kRecordRevisionHeader[] = "Funcd-Record-Revision";
+
 // A libnats failure as an Error: kNotFound for NATS_NOT_FOUND, kUnavailable otherwise.
 Error NatsError(std::string_view what, natsStatus s, jsErrCode js_err = static_cast<jsErrCode>(0));
 
@@ -38,6 +41,15 @@ asio::awaitable<T> JetStreamQueue::Offload(asio::thread_pool& pool, Fn fn) {
   };
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
       std::move(initiation), asio::use_awaitable);
+}
+
+template <typename Fn>
+void JetStreamQueue::Settle(Fn fn) {
+  SettleBegin();
+  asio::post(pool_, [this, fn = std::move(fn)]() mutable {
+    fn();
+    SettleEnd();
+  });
 }
 
 // Resumes a suspended coroutine with a T: copyable, callable from any thread, exactly once.

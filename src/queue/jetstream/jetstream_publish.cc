@@ -13,14 +13,15 @@ namespace funcd::queue::jetstream {
 void JetStreamQueue::PublishAsync(natsMsg* msg, std::uint64_t expect_revision, PubDone done) {
   jsPubOptions options;
   jsPubOptions_Init(&options);
-  // Without a deadline a lost pub ack would leave its waiter waiting forever.
-  options.MaxWait = options_.publish_wait.count();
+  // No MaxWait: libnats would then track a timer entry and deliver a timeout message for
+  // every publish; ExpirePublishes (on the heartbeat thread) fails the overdue ones instead.
   options.ExpectLastSubjectSeq = expect_revision;
   // Registered before sending: the ack may come back before js_PublishMsgAsync returns.
   natsMsg* const key = msg;
   {
     std::lock_guard lock(pub_mu_);
-    pub_pending_.insert_or_assign(key, std::move(done));
+    pub_pending_.insert_or_assign(
+        key, PendingPub{std::move(done), std::chrono::steady_clock::now() + options_.publish_wait});
   }
   natsStatus s = js_PublishMsgAsync(js_, &msg, &options);
   if (s == NATS_OK) {
@@ -34,7 +35,7 @@ void JetStreamQueue::PublishAsync(natsMsg* msg, std::uint64_t expect_revision, P
     if (it == pub_pending_.end()) {
       return;  // its ack came back after all
     }
-    failed = std::move(it->second);
+    failed = std::move(it->second.done);
     pub_pending_.erase(it);
   }
   pub_cv_.notify_all();
@@ -66,7 +67,7 @@ void JetStreamQueue::OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* p
     std::lock_guard lock(queue->pub_mu_);
     auto it = queue->pub_pending_.find(msg);
     if (it != queue->pub_pending_.end()) {
-      done = std::move(it->second);
+      done = std::move(it->second.done);
       queue->pub_pending_.erase(it);
     }
   }
@@ -88,8 +89,36 @@ void JetStreamQueue::OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* p
   queue->pub_cv_.notify_all();
 }
 
+void JetStreamQueue::ExpirePublishes() {
+  std::vector<PubDone> expired;
+  {
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(pub_mu_);
+    // The library keeps such a message until its ack comes (OnPubAck then finds nothing
+    // here) or the context goes, so its address is not reused meanwhile.
+    std::erase_if(pub_pending_, [&](auto& entry) {
+      if (entry.second.deadline > now) {
+        return false;
+      }
+      expired.push_back(std::move(entry.second.done));
+      return true;
+    });
+  }
+  if (expired.empty()) {
+    return;
+  }
+  pub_cv_.notify_all();
+  Logf("async queue: %zu publishes without a pub ack after %lld ms", expired.size(),
+       static_cast<long long>(options_.publish_wait.count()));
+  PubResult result;
+  result.error = StrCat("no pub ack within ", options_.publish_wait.count(), " ms");
+  for (PubDone& done : expired) {
+    done(result);
+  }
+}
+
 void JetStreamQueue::DrainPublishes() {
-  std::unordered_map<natsMsg*, PubDone> left;
+  std::unordered_map<natsMsg*, PendingPub> left;
   {
     std::unique_lock lock(pub_mu_);
     pub_cv_.wait_for(lock, options_.publish_wait + std::chrono::seconds(1),
@@ -102,8 +131,8 @@ void JetStreamQueue::DrainPublishes() {
   }
   PubResult result;
   result.error = "shutting down";
-  for (auto& [msg, done] : left) {
-    done(result);
+  for (auto& [msg, pending] : left) {
+    pending.done(result);
   }
 }
 

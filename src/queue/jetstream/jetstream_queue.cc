@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <boost/asio/async_result.hpp>
-#include <latch>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -17,16 +16,9 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr std::chrono::seconds kMaxIdleWait{1};
-// Fetched messages kept waiting for a worker slot at most; beyond, Next() stops fetching.
-constexpr std::size_t kMaxWaiting = 256;
-// The smallest batch a fetch asks for.
-constexpr std::size_t kPrefetch = 64;
 constexpr std::int64_t kMaxAckPending = 20000;
 // How often the heartbeat looks for cancellations and refreshes the depths.
 constexpr std::chrono::seconds kHeartbeat{1};
-// On a message: the KV revision of the call record written at enqueue (or redrive).
-constexpr char kRecordRevisionHeader[] = "Funcd-Record-Revision";
 
 }  // namespace
 
@@ -223,15 +215,6 @@ void JetStreamQueue::SettleEnd() {
   settled_cv_.notify_all();
 }
 
-template <typename Fn>
-void JetStreamQueue::Settle(Fn fn) {
-  SettleBegin();
-  asio::post(pool_, [this, fn = std::move(fn)]() mutable {
-    fn();
-    SettleEnd();
-  });
-}
-
 void JetStreamQueue::Flush() {
   std::unique_lock lock(settle_mu_);
   const std::uint64_t target = settle_submitted_;
@@ -284,6 +267,7 @@ void JetStreamQueue::HeartbeatLoop() {
         }
       }
     }
+    ExpirePublishes();
     // Depths: messages per subject, which includes the ones in flight anywhere.
     jsOptions js_options;
     jsOptions_Init(&js_options);
@@ -339,7 +323,7 @@ Result<void> JetStreamQueue::PutRecordBlocking(const CallStatus& status, std::ui
 }
 
 // ---------------------------------------------------------------------------------------
-// Enqueue and delivery
+// Enqueue (delivery: jetstream_delivery.cc)
 
 asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
   auto framed = std::make_shared<const std::string>(EncodeFramed(message));
@@ -396,326 +380,6 @@ asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
         });
   };
   co_return co_await Suspend<Result<void>>(std::move(start));
-}
-
-std::vector<JetStreamQueue::Held> JetStreamQueue::FetchBlocking(std::size_t max,
-                                                                std::chrono::milliseconds wait) {
-  std::vector<Held> out;
-  natsMsgList list{};
-  jsErrCode js_err = static_cast<jsErrCode>(0);
-  natsStatus s = natsSubscription_Fetch(&list, sub_, static_cast<int>(max), wait.count(), &js_err);
-  if (s != NATS_OK) {
-    if (s != NATS_TIMEOUT) {
-      Logf("async queue: fetching from %s: %s", options_.stream.c_str(), natsStatus_GetText(s));
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the server may be back
-    }
-    natsMsgList_Destroy(&list);
-    return out;
-  }
-  // First deliveries need no record read; the records of the others are read in parallel
-  // on the pool, the fetch thread waiting for the whole batch.
-  std::vector<natsMsg*> redelivered;
-  for (int i = 0; i < list.Count; ++i) {
-    natsMsg* msg = list.Msgs[i];
-    list.Msgs[i] = nullptr;
-    if (std::optional<Held> held = PrepareFirstDelivery(msg)) {
-      out.push_back(std::move(*held));
-    } else {
-      redelivered.push_back(msg);
-    }
-  }
-  std::vector<std::optional<Held>> prepared(redelivered.size());
-  std::latch done(static_cast<std::ptrdiff_t>(redelivered.size()));
-  for (std::size_t i = 0; i < redelivered.size(); ++i) {
-    asio::post(pool_, [this, msg = redelivered[i], slot = &prepared[i], &done] {
-      *slot = PrepareBlocking(msg);
-      done.count_down();
-    });
-  }
-  done.wait();
-  for (std::optional<Held>& held : prepared) {
-    if (held) {
-      out.push_back(std::move(*held));
-    }
-  }
-  natsMsgList_Destroy(&list);
-  return out;
-}
-
-std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareFirstDelivery(natsMsg* msg) {
-  // Delivered before (retried, given back, or lost with its process): the record may say
-  // anything, read it.
-  jsMsgMetaData* meta = nullptr;
-  if (natsMsg_GetMetaData(&meta, msg) != NATS_OK) {
-    return std::nullopt;
-  }
-  const bool first = meta->NumDelivered == 1;
-  jsMsgMetaData_Destroy(meta);
-  const char* revision_text = nullptr;
-  if (!first || natsMsgHeader_Get(msg, kRecordRevisionHeader, &revision_text) != NATS_OK) {
-    return std::nullopt;
-  }
-  std::optional<std::uint64_t> revision = ParseUint(revision_text);
-  if (!revision || *revision == 0) {
-    return std::nullopt;
-  }
-  std::string_view data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-  Result<Message> message = DecodeFramed(data);
-  if (!message) {
-    return std::nullopt;  // PrepareBlocking drops it
-  }
-  // The record as Enqueue (or Redrive) wrote it: if it changed since (cancelled, expired),
-  // marking the call running fails and reads it.
-  Held held;
-  held.msg = msg;
-  held.record.call_id = message->call_id;
-  held.record.function = message->key;
-  held.record.state = CallState::kQueued;
-  held.record.enqueued_at = message->enqueued_at;
-  held.record.updated_at = message->enqueued_at;
-  held.revision = *revision;
-  held.message = std::move(*message);
-  return held;
-}
-
-std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareBlocking(natsMsg* msg) {
-  std::string_view data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-  Result<Message> message = DecodeFramed(data);
-  if (!message) {
-    Logf("async queue: dropping an unreadable message: %s", message.error().message.c_str());
-    natsMsg_Term(msg, nullptr);
-    natsMsg_Destroy(msg);
-    return std::nullopt;
-  }
-  std::uint64_t revision = 0;
-  Result<CallStatus> record = GetRecordBlocking(message->call_id, &revision);
-  CallStatus status;
-  if (record) {
-    status = std::move(*record);
-    if (status.state == CallState::kCancelled || status.state == CallState::kDone ||
-        status.state == CallState::kDead) {
-      // Cancelled while waiting, or settled by a process whose ack was lost.
-      natsMsg_Ack(msg, nullptr);
-      natsMsg_Destroy(msg);
-      return std::nullopt;
-    }
-    if (status.state == CallState::kRunning) {
-      status.attempts = std::max(status.attempts - 1, 0);  // its process died mid-attempt
-    }
-  } else {
-    status.call_id = message->call_id;
-    status.function = message->key;
-    status.enqueued_at = message->enqueued_at;
-  }
-  Held held;
-  held.msg = msg;
-  held.record = std::move(status);
-  held.revision = record ? revision : 0;
-  held.message = std::move(*message);
-  return held;
-}
-
-void JetStreamQueue::MarkRunning(std::vector<std::uint64_t> tokens,
-                                 std::function<void(std::vector<std::uint64_t>)> resume) {
-  // Shared by the writes' completions; the last one to finish resumes the caller.
-  struct Batch {
-    std::mutex mu;
-    std::size_t left = 0;
-    std::vector<std::uint64_t> dropped;
-    std::function<void(std::vector<std::uint64_t>)> resume;
-  };
-  auto batch = std::make_shared<Batch>();
-  batch->left = tokens.size();
-  batch->resume = std::move(resume);
-  auto finish = [batch](std::optional<std::uint64_t> dropped) {
-    std::unique_lock lock(batch->mu);
-    if (dropped) {
-      batch->dropped.push_back(*dropped);
-    }
-    if (--batch->left == 0) {
-      std::vector<std::uint64_t> out = std::move(batch->dropped);
-      lock.unlock();
-      batch->resume(std::move(out));
-    }
-  };
-  if (tokens.empty()) {
-    batch->resume({});
-    return;
-  }
-  for (std::uint64_t token : tokens) {
-    CallStatus running;
-    std::uint64_t revision = 0;
-    {
-      std::lock_guard lock(mu_);
-      auto it = out_.find(token);
-      if (it != out_.end()) {
-        running = it->second.record;
-        revision = it->second.revision;
-      }
-    }
-    running.state = CallState::kRunning;
-    running.attempts += 1;
-    running.updated_at = UnixNanosNow();
-    running.next_attempt_at = 0;
-    // Compare-and-set against the record as read or written: a cancellation from any process
-    // since then wins (the slow path reads the record to tell).
-    PutRecordAsync(running, revision, [this, token, running, finish](const PubResult& put) {
-      if (put.ok()) {
-        {
-          std::lock_guard lock(mu_);
-          if (auto it = out_.find(token); it != out_.end()) {
-            it->second.revision = put.sequence;
-          }
-        }
-        finish(std::nullopt);
-        return;
-      }
-      asio::post(pool_, [this, token, running, finish] {
-        finish(MarkRunningSlowBlocking(token, running) ? std::optional<std::uint64_t>(token)
-                                                       : std::nullopt);
-      });
-    });
-  }
-}
-
-bool JetStreamQueue::MarkRunningSlowBlocking(std::uint64_t token, const CallStatus& running) {
-  Result<CallStatus> now = GetRecordBlocking(running.call_id, nullptr);
-  if (now && now->state == CallState::kCancelled) {
-    return true;
-  }
-  std::uint64_t revision = 0;
-  if (auto put = PutRecordBlocking(running, &revision); !put) {
-    Logf("async queue: %s", put.error().message.c_str());
-    revision = 0;
-  }
-  std::lock_guard lock(mu_);
-  if (auto it = out_.find(token); it != out_.end()) {
-    it->second.revision = revision;
-  }
-  return false;
-}
-
-void JetStreamQueue::DropCancelled(const std::vector<std::uint64_t>& tokens) {
-  for (std::uint64_t token : tokens) {
-    std::optional<Held> held;
-    {
-      std::lock_guard lock(mu_);
-      held = TakeLocked(token);
-    }
-    if (held) {
-      held->cancelled = true;
-      Settle([this, held = std::move(*held)]() mutable {
-        FinishBlocking(held, held.record.attempts, Outcome{}, CallState::kCancelled);
-      });
-    }
-  }
-}
-
-void JetStreamQueue::PickLocked(std::size_t max, const AdmitFn& admit, std::vector<Delivery>& out) {
-  std::vector<std::pair<std::string_view, std::size_t>> taken;
-  std::vector<Held> kept;
-  for (Held& held : waiting_) {
-    std::string_view key = held.message.key;
-    auto it =
-        std::find_if(taken.begin(), taken.end(), [&](const auto& t) { return t.first == key; });
-    if (it == taken.end()) {
-      it = taken.insert(taken.end(), {key, 0});
-    }
-    if (out.size() >= max || !admit(key, it->second)) {
-      kept.push_back(std::move(held));
-      continue;
-    }
-    ++it->second;
-    ++running_[held.message.key];
-    const std::uint64_t token = next_token_++;
-    Delivery& delivery = out.emplace_back();
-    delivery.token = token;
-    delivery.attempt = held.record.attempts;
-    delivery.message = held.message;
-    out_.emplace(token, std::move(held));
-  }
-  waiting_ = std::move(kept);
-}
-
-asio::awaitable<std::vector<Delivery>> JetStreamQueue::Next(std::size_t max, AdmitFn admit) {
-  const std::shared_ptr<Wakeup> waiter = Wakeup::Create(co_await asio::this_coro::executor);
-  {
-    std::lock_guard lock(mu_);
-    waiter_ = waiter;
-  }
-  auto unregister = [this] {
-    std::lock_guard lock(mu_);
-    waiter_.reset();
-  };
-  max = std::max<std::size_t>(max, 1);
-  for (;;) {
-    std::vector<Delivery> out;
-    bool closed = false;
-    std::size_t held = 0;
-    {
-      std::lock_guard lock(mu_);
-      closed = closed_;
-      if (!closed) {
-        PickLocked(max, admit, out);
-      }
-      held = waiting_.size();
-    }
-    if (!closed && !out.empty()) {
-      // Marked running only now that workers have them (not while they wait for a slot).
-      std::vector<std::uint64_t> tokens;
-      for (const Delivery& d : out) {
-        tokens.push_back(d.token);
-      }
-      auto mark = [this, tokens](Resume<std::vector<std::uint64_t>> resume) {
-        MarkRunning(tokens, std::move(resume));
-      };
-      std::vector<std::uint64_t> dropped =
-          co_await Suspend<std::vector<std::uint64_t>>(std::move(mark));
-      DropCancelled(dropped);
-      std::erase_if(out, [&](const Delivery& d) {
-        return std::find(dropped.begin(), dropped.end(), d.token) != dropped.end();
-      });
-      if (out.empty()) {
-        continue;
-      }
-    }
-    if (closed || !out.empty()) {
-      unregister();
-      co_return out;
-    }
-    if (held >= kMaxWaiting) {  // nothing admitted: wait for a free slot
-      co_await waiter->Wait(SteadyClock::now() + kMaxIdleWait);
-      continue;
-    }
-    // With messages waiting for a slot, fetch briefly so that a freed slot is seen soon.
-    const std::chrono::milliseconds wait =
-        held > 0 ? std::chrono::milliseconds(50) : options_.fetch_wait;
-    // More than asked for: the rest waits here for the next calls, which then need no
-    // fetch (one pull request per batch, not per freed worker slot).
-    const std::size_t want = std::min(std::max(max, kPrefetch), kMaxWaiting - held);
-    auto fetch = [this, want, wait] { return FetchBlocking(want, wait); };
-    std::vector<Held> fetched = co_await Offload<std::vector<Held>>(fetch_pool_, std::move(fetch));
-    if (fetched.empty() && held > 0) {
-      co_await waiter->Wait(SteadyClock::now() + std::chrono::milliseconds(200));
-    }
-    std::lock_guard lock(mu_);
-    for (Held& h : fetched) {
-      waiting_.push_back(std::move(h));
-    }
-  }
-}
-
-std::optional<JetStreamQueue::Held> JetStreamQueue::TakeLocked(std::uint64_t token) {
-  auto it = out_.find(token);
-  if (it == out_.end()) {
-    return std::nullopt;
-  }
-  Held held = std::move(it->second);
-  out_.erase(it);
-  if (auto r = running_.find(held.message.key); r != running_.end() && --r->second <= 0) {
-    running_.erase(r);
-  }
-  return held;
 }
 
 // ---------------------------------------------------------------------------------------

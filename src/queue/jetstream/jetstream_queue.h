@@ -34,6 +34,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -144,6 +145,8 @@ class JetStreamQueue final : public Queue {
   // Writes a call record asynchronously (compare-and-set when `expect_revision` != 0).
   void PutRecordAsync(const CallStatus& status, std::uint64_t expect_revision, PubDone done);
   static void OnPubAck(__jsCtx* js, __natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure);
+  // Fails the publishes whose pub ack is overdue (lost with a connection, say).
+  void ExpirePublishes();
   // Waits (at most publish_wait and a second) for the pub acks still due; fails the rest.
   void DrainPublishes();
   // A settlement started / finished (Flush waits for them).
@@ -158,7 +161,10 @@ class JetStreamQueue final : public Queue {
   void Settle(Fn fn);
 
   // On the fetch thread: up to `max` messages, their records read (cancelled ones acked).
+  // Takes what is there at once; when nothing is, waits up to `wait` for one message.
   std::vector<Held> FetchBlocking(std::size_t max, std::chrono::milliseconds wait);
+  // Fetches `want` more into waiting_ on the fetch thread, then wakes Next().
+  void StartFetch(std::size_t want);
   // On the pool: decodes a fetched message and marks its record running; nullopt when it
   // is dropped (unreadable: terminated; cancelled or settled already: acked). Takes `msg`.
   std::optional<Held> PrepareBlocking(__natsMsg* msg);
@@ -168,17 +174,27 @@ class JetStreamQueue final : public Queue {
   // without reading the record; nullopt for the others (PrepareBlocking).
   // Takes `msg` only when it returns a Held.
   std::optional<Held> PrepareFirstDelivery(__natsMsg* msg);
-  // Marks the records of handed-out deliveries running (compare-and-set, asynchronously);
+  // Marks the records of picked deliveries running (compare-and-set, asynchronously);
   // `resume` gets the tokens of those cancelled meanwhile, once every write is done.
   void MarkRunning(std::vector<std::uint64_t> tokens,
                    std::function<void(std::vector<std::uint64_t>)> resume);
+  // MarkRunning for deliveries in marking_: moves them to ready_ (or drops the cancelled
+  // ones) when done, and wakes Next().
+  void StartMarking(std::vector<std::uint64_t> tokens);
+  // Moves up to `max` ready deliveries to `out`; the ones cancelled meanwhile go to
+  // `cancelled`. REQUIRES: mu_ held.
+  void TakeReadyLocked(std::size_t max, std::vector<Delivery>& out,
+                       std::vector<std::uint64_t>& cancelled);
+  // One fewer delivery picked and not yet returned for `key`. REQUIRES: mu_ held.
+  void UnpickLocked(const std::string& key);
   // On the pool: the compare-and-set of MarkRunning failed; reads the record: true when the
   // call was cancelled, else writes it running.
   bool MarkRunningSlowBlocking(std::uint64_t token, const CallStatus& running);
   // Settles the tokens that MarkRunning found cancelled.
   void DropCancelled(const std::vector<std::uint64_t>& tokens);
-  // Moves admitted messages from waiting_ to out_. REQUIRES: mu_ held.
-  void PickLocked(std::size_t max, const AdmitFn& admit, std::vector<Delivery>& out);
+  // Moves up to `max` admitted messages from waiting_ to out_ (their deliveries to
+  // marking_); returns their tokens. REQUIRES: mu_ held.
+  std::vector<std::uint64_t> PickLocked(std::size_t max, const AdmitFn& admit);
   // Writes "cancelled" over the call's record (compare-and-set); returns the state before
   // (kRunning when `running_here`).
   Result<CallState> CancelRecordBlocking(const std::string& call_id, bool running_here);
@@ -197,8 +213,14 @@ class JetStreamQueue final : public Queue {
   __natsSubscription* sub_ = nullptr;
 
   std::mutex mu_;
-  std::unordered_map<std::uint64_t, Held> out_;               // handed to workers
-  std::vector<Held> waiting_;                                 // fetched, not yet admitted
+  std::unordered_map<std::uint64_t, Held> out_;  // handed to workers
+  std::vector<Held> waiting_;                    // fetched, not yet admitted
+  // Picked (in out_) but not returned by Next() yet: being marked running, or ready.
+  std::unordered_map<std::uint64_t, Delivery> marking_;
+  std::deque<Delivery> ready_;
+  std::map<std::string, std::size_t, std::less<>> picked_;  // key -> in marking_ or ready_
+  bool fetching_ = false;
+  bool last_fetch_empty_ = true;                              // fetch thread only
   std::map<std::string, std::int64_t, std::less<>> running_;  // key -> handed out
   std::map<std::string, std::int64_t, std::less<>> stored_;   // key -> messages in the stream
   std::uint64_t next_token_ = 1;
@@ -219,7 +241,11 @@ class JetStreamQueue final : public Queue {
   // published message back to OnPubAck).
   std::mutex pub_mu_;
   std::condition_variable pub_cv_;
-  std::unordered_map<__natsMsg*, PubDone> pub_pending_;
+  struct PendingPub {
+    PubDone done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::unordered_map<__natsMsg*, PendingPub> pub_pending_;
 
   asio::thread_pool pool_;
   asio::thread_pool fetch_pool_{1};
