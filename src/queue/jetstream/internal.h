@@ -17,7 +17,7 @@
 
 namespace funcd::queue::jetstream {
 
-// On a message: the KV revision of the call record written at enqueue (or redrive).
+// On a message: the KV revision of the call record written at enqueue.
 inline constexpr char kRecordRevisionHeader[] = "Funcd-Record-Revision";
 
 // A libnats failure as an Error: kNotFound for NATS_NOT_FOUND, kUnavailable otherwise.

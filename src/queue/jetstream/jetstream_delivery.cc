@@ -91,6 +91,7 @@ std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareFirstDelivery(natsMsg
     return std::nullopt;
   }
   const bool first = meta->NumDelivered == 1;
+  const std::int64_t stored_at = meta->Timestamp;
   jsMsgMetaData_Destroy(meta);
   const char* revision_text = nullptr;
   if (!first || natsMsgHeader_Get(msg, kRecordRevisionHeader, &revision_text) != NATS_OK) {
@@ -105,15 +106,15 @@ std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareFirstDelivery(natsMsg
   if (!message) {
     return std::nullopt;  // PrepareBlocking drops it
   }
-  // The record as Enqueue (or Redrive) wrote it: if it changed since (cancelled, expired),
-  // marking the call running fails and reads it.
+  // The record as Enqueue wrote it: if it changed since (cancelled, expired), marking the
+  // call running fails and reads it.
   Held held;
   held.msg = msg;
   held.record.call_id = message->call_id;
   held.record.function = message->key;
   held.record.state = CallState::kQueued;
-  held.record.enqueued_at = message->enqueued_at;
-  held.record.updated_at = message->enqueued_at;
+  held.record.enqueued_at = message->enqueued_at != 0 ? message->enqueued_at : stored_at;
+  held.record.updated_at = stored_at;
   held.revision = *revision;
   held.message = std::move(*message);
   return held;

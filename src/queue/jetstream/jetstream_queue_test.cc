@@ -298,6 +298,24 @@ TEST_F(JetStreamQueueTest, CancelsQueuedAndRunningCalls) {
   EXPECT_EQ(StatusOf(*q, "x2").state, CallState::kCancelled);
 }
 
+TEST_F(JetStreamQueueTest, ACancelThroughAnotherQueueWinsOverTheResult) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a && b);
+  Enqueue(*a, Call("xb"));
+  auto batch = RunSync(a->Next(10, AdmitAll));
+  ASSERT_EQ(batch.size(), 1u);
+  auto before = RunSync(b->Cancel("xb"));
+  ASSERT_TRUE(before) << before.error().message;
+  EXPECT_EQ(*before, CallState::kRunning);
+  // Completed (most likely) before a's heartbeat saw the cancellation: the final record is
+  // written compare-and-set against the running one, which fails, and it stays cancelled.
+  a->Complete(std::move(batch[0]), Outcome{200, "", ""});
+  a->Flush();
+  EXPECT_EQ(StatusOf(*b, "xb").state, CallState::kCancelled);
+  EXPECT_EQ(StatusOf(*a, "xb").state, CallState::kCancelled);
+}
+
 TEST_F(JetStreamQueueTest, TwoQueuesShareTheStreamAndEachCallIsDeliveredOnce) {
   auto producer = Open();
   auto a = Open();
