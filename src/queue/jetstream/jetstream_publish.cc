@@ -27,18 +27,21 @@ void JetStreamQueue::PublishAsync(natsMsg* msg, std::uint64_t expect_revision, P
   if (s == NATS_OK) {
     return;  // the library owns `msg` now; OnPubAck gives it back
   }
-  natsMsg_Destroy(msg);
+  // Not sent: the message is still ours. Out of the map before it is destroyed, so that a
+  // new message at the same address cannot be taken for it.
   PubDone failed;
   {
     std::lock_guard lock(pub_mu_);
-    auto it = pub_pending_.find(key);
-    if (it == pub_pending_.end()) {
-      return;  // its ack came back after all
+    if (auto it = pub_pending_.find(key); it != pub_pending_.end()) {
+      failed = std::move(it->second.done);
+      pub_pending_.erase(it);
     }
-    failed = std::move(it->second.done);
-    pub_pending_.erase(it);
   }
+  natsMsg_Destroy(msg);
   pub_cv_.notify_all();
+  if (!failed) {
+    return;  // expired meanwhile (ExpirePublishes called it)
+  }
   PubResult result;
   result.error = NatsError("publishing", s).message;
   failed(result);
