@@ -470,25 +470,53 @@ void JetStreamQueue::Retry(Delivery delivery, std::chrono::nanoseconds delay, Ou
     });
     return;
   }
-  Settle([this, held = std::move(*held), attempts = delivery.attempt + 1, delay,
-          outcome = std::move(outcome)]() mutable {
-    CallStatus record = held.record;
-    const std::int64_t now = UnixNanosNow();
-    record.state = CallState::kRetrying;
-    record.attempts = attempts;
-    record.updated_at = now;
-    record.next_attempt_at = now + delay.count();
-    record.last_status = outcome.status;
-    record.last_error = outcome.error;
-    if (auto put = PutRecordBlocking(record); !put) {
-      Logf("async queue: %s", put.error().message.c_str());
-    }
+  const int attempts = delivery.attempt + 1;
+  CallStatus record = held->record;
+  const std::int64_t now = UnixNanosNow();
+  record.state = CallState::kRetrying;
+  record.attempts = attempts;
+  record.updated_at = now;
+  record.next_attempt_at = now + delay.count();
+  record.last_status = outcome.status;
+  record.last_error = outcome.error;
+  auto nak = [delay](natsMsg* msg) {
     if (delay.count() > 0) {
-      natsMsg_NakWithDelay(held.msg, Millis(delay), nullptr);
+      natsMsg_NakWithDelay(msg, Millis(delay), nullptr);
     } else {
-      natsMsg_Nak(held.msg, nullptr);
+      natsMsg_Nak(msg, nullptr);
     }
-    natsMsg_Destroy(held.msg);
+    natsMsg_Destroy(msg);
+  };
+  // As Complete: compare-and-set against the running record, the NAK sent from its pub ack;
+  // when it fails (cancelled through another gateway, or no revision known) the pool reads
+  // the record and either finishes the call as cancelled or writes "retrying" plainly.
+  SettleBegin();
+  const std::uint64_t revision = held->revision;
+  natsMsg* const msg = held->msg;
+  auto slow = [this, held = std::move(*held), attempts, record, outcome = std::move(outcome),
+               nak]() mutable {
+    if (auto now = GetRecordBlocking(record.call_id, nullptr);
+        now && now->state == CallState::kCancelled) {
+      FinishBlocking(held, attempts, outcome, CallState::kCancelled);
+    } else {
+      if (auto put = PutRecordBlocking(record); !put) {
+        Logf("async queue: %s", put.error().message.c_str());
+      }
+      nak(held.msg);
+    }
+    SettleEnd();
+  };
+  if (revision == 0) {
+    asio::post(pool_, std::move(slow));
+    return;
+  }
+  PutRecordAsync(record, revision, [this, msg, nak, slow](const PubResult& put) mutable {
+    if (put.ok()) {
+      nak(msg);
+      SettleEnd();
+      return;
+    }
+    asio::post(pool_, std::move(slow));
   });
 }
 

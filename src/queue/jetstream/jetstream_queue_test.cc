@@ -314,6 +314,15 @@ TEST_F(JetStreamQueueTest, ACancelThroughAnotherQueueWinsOverTheResult) {
   a->Flush();
   EXPECT_EQ(StatusOf(*b, "xb").state, CallState::kCancelled);
   EXPECT_EQ(StatusOf(*a, "xb").state, CallState::kCancelled);
+
+  // The same for an attempt that asks for a retry: it is not retried.
+  Enqueue(*a, Call("xr"));
+  batch = RunSync(a->Next(10, AdmitAll));
+  ASSERT_EQ(batch.size(), 1u);
+  ASSERT_TRUE(RunSync(b->Cancel("xr")));
+  a->Retry(std::move(batch[0]), 0ms, Outcome{503, "busy", ""});
+  a->Flush();
+  EXPECT_EQ(StatusOf(*b, "xr").state, CallState::kCancelled);
 }
 
 TEST_F(JetStreamQueueTest, TwoQueuesShareTheStreamAndEachCallIsDeliveredOnce) {
