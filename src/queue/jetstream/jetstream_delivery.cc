@@ -299,24 +299,18 @@ void JetStreamQueue::UnpickLocked(const std::string& key) {
 
 std::vector<std::uint64_t> JetStreamQueue::PickLocked(std::size_t max, const AdmitFn& admit) {
   std::vector<std::uint64_t> tokens;
-  // Per function: the ones picked before and not returned yet count as taken.
-  std::vector<std::pair<std::string_view, std::size_t>> taken;
   std::vector<Held> kept;
   for (Held& held : waiting_) {
-    std::string_view key = held.message.key;
-    auto it =
-        std::find_if(taken.begin(), taken.end(), [&](const auto& t) { return t.first == key; });
-    if (it == taken.end()) {
-      auto picked = picked_.find(key);
-      it = taken.insert(taken.end(), {key, picked == picked_.end() ? 0 : picked->second});
-    }
-    if (tokens.size() >= max || !admit(key, it->second)) {
+    const std::string& key = held.message.key;
+    // Taken for this function: picked and not returned by Next() yet (this loop's too).
+    auto picked = picked_.find(key);
+    const std::size_t taken = picked == picked_.end() ? 0 : picked->second;
+    if (tokens.size() >= max || !admit(key, taken)) {
       kept.push_back(std::move(held));
       continue;
     }
-    ++it->second;
-    ++running_[held.message.key];
-    ++picked_[held.message.key];
+    ++running_[key];
+    ++picked_[key];
     const std::uint64_t token = next_token_++;
     Delivery& delivery = marking_[token];
     delivery.token = token;

@@ -80,7 +80,6 @@ void JetStreamQueue::OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* p
     if (pa != nullptr) {
       result.sequence = pa->Sequence;
     } else if (pae != nullptr) {
-      result.wrong_last_sequence = pae->ErrCode == JSStreamWrongLastSequenceErr;
       result.error =
           StrCat(natsStatus_GetText(pae->Err), " (JetStream error ", static_cast<int>(pae->ErrCode),
                  ")", pae->ErrText != nullptr ? StrCat(": ", pae->ErrText) : "");

@@ -127,9 +127,8 @@ class JetStreamQueue final : public Queue {
 
   // What the pub ack of an asynchronous publish said.
   struct PubResult {
-    std::uint64_t sequence = 0;        // the stream sequence: a KV record's new revision
-    bool wrong_last_sequence = false;  // a compare-and-set found another revision
-    std::string error;                 // empty when stored
+    std::uint64_t sequence = 0;  // the stream sequence: a KV record's new revision
+    std::string error;           // empty when stored
     bool ok() const { return error.empty(); }
   };
   // Runs on libnats' pub-ack thread (or inline when the publish could not be sent): quick,
@@ -165,8 +164,8 @@ class JetStreamQueue final : public Queue {
   std::vector<Held> FetchBlocking(std::size_t max, std::chrono::milliseconds wait);
   // Fetches `want` more into waiting_ on the fetch thread, then wakes Next().
   void StartFetch(std::size_t want);
-  // On the pool: decodes a fetched message and marks its record running; nullopt when it
-  // is dropped (unreadable: terminated; cancelled or settled already: acked). Takes `msg`.
+  // On the pool: decodes a fetched message and reads its record; nullopt when it is
+  // dropped (unreadable: terminated; cancelled or settled already: acked). Takes `msg`.
   std::optional<Held> PrepareBlocking(__natsMsg* msg);
   // On the settling pool: writes the final record (`state`, or kCancelled) and acks.
   void FinishBlocking(Held& held, int attempts, const Outcome& outcome, CallState state);
