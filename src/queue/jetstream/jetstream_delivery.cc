@@ -20,8 +20,8 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kMaxIdleWait{1};
 // Fetched messages kept waiting for a worker slot at most.
 constexpr std::size_t kMaxWaiting = 256;
-// Below this many waiting, Next() fetches more (up to twice as many): one pull request per
-// batch, not per freed worker slot, and the fetch off the path of the handed-out calls.
+// Below this many waiting, Next() fetches up to twice as many: one pull request per batch,
+// not per freed worker slot, and the fetch off the path of the handed-out calls.
 constexpr std::size_t kPrefetch = 64;
 
 // The longest a fetch of a batch waits when the stream has fewer messages.
@@ -366,12 +366,17 @@ asio::awaitable<std::vector<Delivery>> JetStreamQueue::Next(std::size_t max, Adm
       }
       if (!closed && out.empty()) {
         const std::size_t pending = marking_.size() + ready_.size();
-        if (pending < max) {
+        const bool room = pending < max;
+        if (room) {
           picked = PickLocked(max - pending, admit);
         }
-        if (!fetching_ && waiting_.size() < kPrefetch) {
+        // Ahead; and further (up to kMaxWaiting) while every waiting message is refused
+        // for its function's limit: calls of other functions may be behind them.
+        const bool refused = room && picked.empty() && !waiting_.empty();
+        if (!fetching_ &&
+            (waiting_.size() < kPrefetch || (refused && waiting_.size() < kMaxWaiting))) {
           fetching_ = true;
-          fetch = std::min(2 * kPrefetch, kMaxWaiting) - waiting_.size();
+          fetch = std::min(2 * kPrefetch, kMaxWaiting - waiting_.size());
         }
       }
       if (closed || !out.empty()) {
