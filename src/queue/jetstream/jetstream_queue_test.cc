@@ -325,6 +325,29 @@ TEST_F(JetStreamQueueTest, ACancelThroughAnotherQueueWinsOverTheResult) {
   EXPECT_EQ(StatusOf(*b, "xr").state, CallState::kCancelled);
 }
 
+TEST_F(JetStreamQueueTest, CallsRefusedForTheirFunctionsLimitDoNotHoldUpOthers) {
+  auto q = Open();
+  ASSERT_TRUE(q);
+  // More calls of a full function than are fetched ahead, then one of another function.
+  for (int i = 0; i < 200; ++i) {
+    Enqueue(*q, Call(StrCat("full", i), "full.ns"));
+  }
+  Enqueue(*q, Call("other", "other.ns"));
+  auto refuse_full = [](std::string_view key, std::size_t) { return key != "full.ns"; };
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 300 && !done.load(); ++i) {
+      std::this_thread::sleep_for(100ms);
+    }
+    q->Close();  // Next() returns empty if it is still waiting
+  });
+  auto batch = RunSync(q->Next(10, refuse_full));
+  done = true;
+  watchdog.join();
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].message.call_id, "other");
+}
+
 TEST_F(JetStreamQueueTest, TwoQueuesShareTheStreamAndEachCallIsDeliveredOnce) {
   auto producer = Open();
   auto a = Open();
