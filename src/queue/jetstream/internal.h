@@ -5,6 +5,9 @@
 #include <nats/nats.h>
 
 #include <boost/asio/async_result.hpp>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -13,6 +16,9 @@
 #include "queue/jetstream/jetstream_queue.h"
 
 namespace funcd::queue::jetstream {
+
+// On a message: the KV revision of the call record written at enqueue.
+inline constexpr char kRecordRevisionHeader[] = "Funcd-Record-Revision";
 
 // A libnats failure as an Error: kNotFound for NATS_NOT_FOUND, kUnavailable otherwise.
 Error NatsError(std::string_view what, natsStatus s, jsErrCode js_err = static_cast<jsErrCode>(0));
@@ -32,6 +38,55 @@ asio::awaitable<T> JetStreamQueue::Offload(asio::thread_pool& pool, Fn fn) {
                      [handler = std::move(handler), result = std::move(result),
                       work = std::move(work)]() mutable { std::move(handler)(std::move(result)); });
         });
+  };
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
+      std::move(initiation), asio::use_awaitable);
+}
+
+template <typename Fn>
+void JetStreamQueue::Settle(Fn fn) {
+  SettleBegin();
+  asio::post(pool_, [this, fn = std::move(fn)]() mutable {
+    fn();
+    SettleEnd();
+  });
+}
+
+// Resumes a suspended coroutine with a T: copyable, callable from any thread, exactly once.
+template <typename T>
+using Resume = std::function<void(T)>;
+
+// Suspends the calling coroutine and calls `start(resume)` at once; the coroutine resumes on
+// its executor with the value passed to `resume` (from a libnats thread, typically a pub-ack
+// handler). No thread is blocked meanwhile.
+template <typename T, typename Start>
+asio::awaitable<T> Suspend(Start start) {
+  auto initiation = [&start](auto handler) {
+    // The tracked executor keeps the caller's context alive until the handler ran there.
+    auto work = asio::prefer(asio::get_associated_executor(handler),
+                             asio::execution::outstanding_work.tracked);
+    using Handler = decltype(handler);
+    using Work = decltype(work);
+    struct State {
+      std::optional<Handler> handler;
+      std::optional<Work> work;
+    };
+    auto state = std::make_shared<State>();
+    state->handler.emplace(std::move(handler));
+    state->work.emplace(std::move(work));
+    start(Resume<T>([state](T result) {
+      // Moved out now: copies of `resume` may outlive the caller's context (RunSync stops
+      // it as soon as the coroutine is done), and must not hold its work then.
+      auto handler = std::move(*state->handler);
+      auto work = std::move(*state->work);
+      state->handler.reset();
+      state->work.reset();
+      asio::any_io_executor target =
+          asio::prefer(work, asio::execution::outstanding_work.untracked);
+      asio::post(target,
+                 [handler = std::move(handler), work = std::move(work),
+                  result = std::move(result)]() mutable { std::move(handler)(std::move(result)); });
+    }));
   };
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
       std::move(initiation), asio::use_awaitable);

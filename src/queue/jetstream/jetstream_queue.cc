@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <boost/asio/async_result.hpp>
-#include <latch>
 
 #include "common/log.h"
 #include "common/strings.h"
@@ -17,9 +16,6 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr std::chrono::seconds kMaxIdleWait{1};
-// Fetched messages kept waiting for a worker slot at most; beyond, Next() stops fetching.
-constexpr std::size_t kMaxWaiting = 256;
 constexpr std::int64_t kMaxAckPending = 20000;
 // How often the heartbeat looks for cancellations and refreshes the depths.
 constexpr std::chrono::seconds kHeartbeat{1};
@@ -79,7 +75,11 @@ Result<void> JetStreamQueue::Connect() {
   if (s != NATS_OK) {
     return NatsError(StrCat("connecting to ", options_.url), s);
   }
-  if (s = natsConnection_JetStream(&js_, nc_, nullptr); s != NATS_OK) {
+  jsOptions js_options;
+  jsOptions_Init(&js_options);
+  js_options.PublishAsync.AckHandler = &JetStreamQueue::OnPubAck;
+  js_options.PublishAsync.AckHandlerClosure = this;
+  if (s = natsConnection_JetStream(&js_, nc_, &js_options); s != NATS_OK) {
     return NatsError("JetStream context", s);
   }
   jsErrCode js_err = static_cast<jsErrCode>(0);
@@ -186,6 +186,8 @@ JetStreamQueue::~JetStreamQueue() {
     natsMsg_Nak(held.msg, nullptr);
     natsMsg_Destroy(held.msg);
   }
+  // Pub acks still due may hand work to the pool: wait for them first.
+  DrainPublishes();
   pool_.join();
   if (nc_ != nullptr) {
     // The last acks out; bounded, the server may be gone already.
@@ -200,20 +202,17 @@ JetStreamQueue::~JetStreamQueue() {
 // ---------------------------------------------------------------------------------------
 // Threads
 
-template <typename Fn>
-void JetStreamQueue::Settle(Fn fn) {
+void JetStreamQueue::SettleBegin() {
+  std::lock_guard lock(settle_mu_);
+  ++settle_submitted_;
+}
+
+void JetStreamQueue::SettleEnd() {
   {
     std::lock_guard lock(settle_mu_);
-    ++settle_submitted_;
+    ++settle_done_;
   }
-  asio::post(pool_, [this, fn = std::move(fn)]() mutable {
-    fn();
-    {
-      std::lock_guard lock(settle_mu_);
-      ++settle_done_;
-    }
-    settled_cv_.notify_all();
-  });
+  settled_cv_.notify_all();
 }
 
 void JetStreamQueue::Flush() {
@@ -268,6 +267,7 @@ void JetStreamQueue::HeartbeatLoop() {
         }
       }
     }
+    ExpirePublishes();
     // Depths: messages per subject, which includes the ones in flight anywhere.
     jsOptions js_options;
     jsOptions_Init(&js_options);
@@ -311,11 +311,11 @@ Result<CallStatus> JetStreamQueue::GetRecordBlocking(const std::string& call_id,
   return record;
 }
 
-Result<void> JetStreamQueue::PutRecordBlocking(const CallStatus& status) {
+Result<void> JetStreamQueue::PutRecordBlocking(const CallStatus& status, std::uint64_t* revision) {
   const std::string record = EncodeCallRecord(status);
   const std::string key = CallKey(status.call_id);
   natsStatus s =
-      kvStore_Put(nullptr, kv_, key.c_str(), record.data(), static_cast<int>(record.size()));
+      kvStore_Put(revision, kv_, key.c_str(), record.data(), static_cast<int>(record.size()));
   if (s != NATS_OK) {
     return NatsError(StrCat("writing the record of call ", status.call_id), s);
   }
@@ -323,276 +323,63 @@ Result<void> JetStreamQueue::PutRecordBlocking(const CallStatus& status) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Enqueue and delivery
+// Enqueue (delivery: jetstream_delivery.cc)
 
 asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
-  auto publish = [this, message = std::move(message)]() -> Result<void> {
-    const std::string framed = EncodeFramed(message);
-    // The server refuses larger messages; say so instead of passing its error on.
-    if (const std::int64_t max = natsConnection_GetMaxPayload(nc_);
-        max > 0 && static_cast<std::int64_t>(framed.size()) > max) {
-      return MakeError(
-          ErrorCode::kInvalidArgument,
-          StrCat("the request (", framed.size(),
-                 " bytes stored) is larger than the NATS server's max_payload (", max, " bytes)"));
-    }
-    const std::int64_t now = UnixNanosNow();
-    CallStatus record;
-    record.call_id = message.call_id;
-    record.function = message.key;
-    record.state = CallState::kQueued;
-    record.enqueued_at = message.enqueued_at != 0 ? message.enqueued_at : now;
-    record.updated_at = now;
-    record.next_attempt_at = now;
-    FUNCD_RETURN_IF_ERROR(PutRecordBlocking(record));
-    const std::string subject = options_.subject_prefix + message.key;
-    jsErrCode js_err = static_cast<jsErrCode>(0);
-    // Returns once the stream has stored it: durable before the 202.
-    natsStatus s = js_Publish(nullptr, js_, subject.c_str(), framed.data(),
-                              static_cast<int>(framed.size()), nullptr, &js_err);
-    if (s != NATS_OK) {
-      kvStore_Delete(kv_, CallKey(record.call_id).c_str());
-      return NatsError("publishing the call", s, js_err);
-    }
-    return Ok();
-  };
-  co_return co_await Offload<Result<void>>(pool_, std::move(publish));
-}
-
-std::vector<JetStreamQueue::Held> JetStreamQueue::FetchBlocking(std::size_t max,
-                                                                std::chrono::milliseconds wait) {
-  std::vector<Held> out;
-  natsMsgList list{};
-  jsErrCode js_err = static_cast<jsErrCode>(0);
-  natsStatus s = natsSubscription_Fetch(&list, sub_, static_cast<int>(max), wait.count(), &js_err);
-  if (s != NATS_OK) {
-    if (s != NATS_TIMEOUT) {
-      Logf("async queue: fetching from %s: %s", options_.stream.c_str(), natsStatus_GetText(s));
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the server may be back
-    }
-    natsMsgList_Destroy(&list);
-    return out;
+  auto framed = std::make_shared<const std::string>(EncodeFramed(message));
+  // The server refuses larger messages; say so instead of passing its error on.
+  if (const std::int64_t max = natsConnection_GetMaxPayload(nc_);
+      max > 0 && static_cast<std::int64_t>(framed->size()) > max) {
+    co_return MakeError(
+        ErrorCode::kInvalidArgument,
+        StrCat("the request (", framed->size(),
+               " bytes stored) is larger than the NATS server's max_payload (", max, " bytes)"));
   }
-  // Each message's record is read and rewritten (two round trips): in parallel on the pool,
-  // the fetch thread waiting for the whole batch.
-  std::vector<std::optional<Held>> prepared(static_cast<std::size_t>(list.Count));
-  std::latch done(list.Count);
-  for (int i = 0; i < list.Count; ++i) {
-    natsMsg* msg = list.Msgs[i];
-    list.Msgs[i] = nullptr;
-    asio::post(pool_, [this, msg, slot = &prepared[static_cast<std::size_t>(i)], &done] {
-      *slot = PrepareBlocking(msg);
-      done.count_down();
-    });
-  }
-  done.wait();
-  for (std::optional<Held>& held : prepared) {
-    if (held) {
-      out.push_back(std::move(*held));
-    }
-  }
-  natsMsgList_Destroy(&list);
-  return out;
-}
-
-std::optional<JetStreamQueue::Held> JetStreamQueue::PrepareBlocking(natsMsg* msg) {
-  std::string_view data(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-  Result<Message> message = DecodeFramed(data);
-  if (!message) {
-    Logf("async queue: dropping an unreadable message: %s", message.error().message.c_str());
-    natsMsg_Term(msg, nullptr);
-    natsMsg_Destroy(msg);
-    return std::nullopt;
-  }
-  std::uint64_t revision = 0;
-  Result<CallStatus> record = GetRecordBlocking(message->call_id, &revision);
-  CallStatus status;
-  if (record) {
-    status = std::move(*record);
-    if (status.state == CallState::kCancelled || status.state == CallState::kDone ||
-        status.state == CallState::kDead) {
-      // Cancelled while waiting, or settled by a process whose ack was lost.
-      natsMsg_Ack(msg, nullptr);
-      natsMsg_Destroy(msg);
-      return std::nullopt;
-    }
-    if (status.state == CallState::kRunning) {
-      status.attempts = std::max(status.attempts - 1, 0);  // its process died mid-attempt
-    }
-  } else {
-    status.call_id = message->call_id;
-    status.function = message->key;
-    status.enqueued_at = message->enqueued_at;
-  }
-  Held held;
-  held.msg = msg;
-  held.record = std::move(status);
-  held.revision = record ? revision : 0;
-  held.message = std::move(*message);
-  return held;
-}
-
-std::vector<std::uint64_t> JetStreamQueue::MarkRunningBlocking(
-    const std::vector<std::uint64_t>& tokens) {
-  std::vector<std::uint64_t> dropped;
-  std::mutex dropped_mu;
-  std::latch done(static_cast<std::ptrdiff_t>(tokens.size()));
-  for (std::uint64_t token : tokens) {
-    CallStatus record;
-    std::uint64_t revision = 0;
-    {
-      std::lock_guard lock(mu_);
-      auto it = out_.find(token);
-      if (it != out_.end()) {
-        record = it->second.record;
-        revision = it->second.revision;
-      }
-    }
-    asio::post(pool_, [this, token, record, revision, &dropped, &dropped_mu, &done] {
-      CallStatus running = record;
-      running.state = CallState::kRunning;
-      running.attempts = record.attempts + 1;
-      running.updated_at = UnixNanosNow();
-      running.next_attempt_at = 0;
-      const std::string value = EncodeCallRecord(running);
-      const std::string key = CallKey(record.call_id);
-      // Compare-and-set against the record read at fetch: a cancellation from any process
-      // since then wins.
-      natsStatus s = revision != 0 ? kvStore_Update(nullptr, kv_, key.c_str(), value.data(),
-                                                    static_cast<int>(value.size()), revision)
-                                   : kvStore_Put(nullptr, kv_, key.c_str(), value.data(),
-                                                 static_cast<int>(value.size()));
-      if (s != NATS_OK) {
-        Result<CallStatus> now = GetRecordBlocking(record.call_id, nullptr);
-        if (now && now->state == CallState::kCancelled) {
-          std::lock_guard lock(dropped_mu);
-          dropped.push_back(token);
-        } else {
-          if (auto put = PutRecordBlocking(running); !put) {
-            Logf("async queue: %s", put.error().message.c_str());
+  const std::int64_t now = UnixNanosNow();
+  CallStatus record;
+  record.call_id = message.call_id;
+  record.function = message.key;
+  record.state = CallState::kQueued;
+  record.enqueued_at = message.enqueued_at != 0 ? message.enqueued_at : now;
+  record.updated_at = now;
+  record.next_attempt_at = now;
+  std::string subject = options_.subject_prefix + message.key;
+  // The record, then the message with the record's revision; both asynchronous publishes,
+  // the second sent from the first one's pub ack. The caller resumes once the stream has
+  // stored the message (durable before the 202).
+  auto start = [this, record = std::move(record), framed,
+                subject = std::move(subject)](Resume<Result<void>> resume) {
+    PutRecordAsync(
+        record, 0, [this, call_id = record.call_id, framed, subject, resume](const PubResult& put) {
+          if (!put.ok()) {
+            resume(MakeError(ErrorCode::kUnavailable,
+                             StrCat("writing the record of call ", call_id, ": ", put.error)));
+            return;
           }
-        }
-      }
-      done.count_down();
-    });
-  }
-  done.wait();
-  for (std::uint64_t token : dropped) {
-    std::optional<Held> held;
-    {
-      std::lock_guard lock(mu_);
-      held = TakeLocked(token);
-    }
-    if (held) {
-      held->cancelled = true;
-      Settle([this, held = std::move(*held)]() mutable {
-        FinishBlocking(held, held.record.attempts, Outcome{}, CallState::kCancelled);
-      });
-    }
-  }
-  return dropped;
-}
-
-void JetStreamQueue::PickLocked(std::size_t max, const AdmitFn& admit, std::vector<Delivery>& out) {
-  std::vector<std::pair<std::string_view, std::size_t>> taken;
-  std::vector<Held> kept;
-  for (Held& held : waiting_) {
-    std::string_view key = held.message.key;
-    auto it =
-        std::find_if(taken.begin(), taken.end(), [&](const auto& t) { return t.first == key; });
-    if (it == taken.end()) {
-      it = taken.insert(taken.end(), {key, 0});
-    }
-    if (out.size() >= max || !admit(key, it->second)) {
-      kept.push_back(std::move(held));
-      continue;
-    }
-    ++it->second;
-    ++running_[held.message.key];
-    const std::uint64_t token = next_token_++;
-    Delivery& delivery = out.emplace_back();
-    delivery.token = token;
-    delivery.attempt = held.record.attempts;
-    delivery.message = held.message;
-    out_.emplace(token, std::move(held));
-  }
-  waiting_ = std::move(kept);
-}
-
-asio::awaitable<std::vector<Delivery>> JetStreamQueue::Next(std::size_t max, AdmitFn admit) {
-  const std::shared_ptr<Wakeup> waiter = Wakeup::Create(co_await asio::this_coro::executor);
-  {
-    std::lock_guard lock(mu_);
-    waiter_ = waiter;
-  }
-  auto unregister = [this] {
-    std::lock_guard lock(mu_);
-    waiter_.reset();
+          natsMsg* msg = nullptr;
+          natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, framed->data(),
+                                        static_cast<int>(framed->size()));
+          if (s == NATS_OK) {
+            s = natsMsgHeader_Set(msg, kRecordRevisionHeader, std::to_string(put.sequence).c_str());
+          }
+          if (s != NATS_OK) {
+            natsMsg_Destroy(msg);
+            resume(NatsError("publishing the call", s));
+            return;
+          }
+          PublishAsync(msg, 0, [this, call_id, resume](const PubResult& published) {
+            if (published.ok()) {
+              resume(Ok());
+              return;
+            }
+            // Not stored (as far as we know): the record goes, off this thread.
+            asio::post(pool_, [this, call_id] { kvStore_Delete(kv_, CallKey(call_id).c_str()); });
+            resume(MakeError(ErrorCode::kUnavailable,
+                             StrCat("publishing call ", call_id, ": ", published.error)));
+          });
+        });
   };
-  max = std::max<std::size_t>(max, 1);
-  for (;;) {
-    std::vector<Delivery> out;
-    bool closed = false;
-    std::size_t held = 0;
-    {
-      std::lock_guard lock(mu_);
-      closed = closed_;
-      if (!closed) {
-        PickLocked(max, admit, out);
-      }
-      held = waiting_.size();
-    }
-    if (!closed && !out.empty()) {
-      // Marked running only now that workers have them (not while they wait for a slot).
-      std::vector<std::uint64_t> tokens;
-      for (const Delivery& d : out) {
-        tokens.push_back(d.token);
-      }
-      auto mark = [this, tokens] { return MarkRunningBlocking(tokens); };
-      std::vector<std::uint64_t> dropped =
-          co_await Offload<std::vector<std::uint64_t>>(fetch_pool_, std::move(mark));
-      std::erase_if(out, [&](const Delivery& d) {
-        return std::find(dropped.begin(), dropped.end(), d.token) != dropped.end();
-      });
-      if (out.empty()) {
-        continue;
-      }
-    }
-    if (closed || !out.empty()) {
-      unregister();
-      co_return out;
-    }
-    if (held >= kMaxWaiting) {  // nothing admitted: wait for a free slot
-      co_await waiter->Wait(SteadyClock::now() + kMaxIdleWait);
-      continue;
-    }
-    // With messages waiting for a slot, fetch briefly so that a freed slot is seen soon.
-    const std::chrono::milliseconds wait =
-        held > 0 ? std::chrono::milliseconds(50) : options_.fetch_wait;
-    const std::size_t want = std::min(max, kMaxWaiting - held);
-    auto fetch = [this, want, wait] { return FetchBlocking(want, wait); };
-    std::vector<Held> fetched = co_await Offload<std::vector<Held>>(fetch_pool_, std::move(fetch));
-    if (fetched.empty() && held > 0) {
-      co_await waiter->Wait(SteadyClock::now() + std::chrono::milliseconds(200));
-    }
-    std::lock_guard lock(mu_);
-    for (Held& h : fetched) {
-      waiting_.push_back(std::move(h));
-    }
-  }
-}
-
-std::optional<JetStreamQueue::Held> JetStreamQueue::TakeLocked(std::uint64_t token) {
-  auto it = out_.find(token);
-  if (it == out_.end()) {
-    return std::nullopt;
-  }
-  Held held = std::move(it->second);
-  out_.erase(it);
-  if (auto r = running_.find(held.message.key); r != running_.end() && --r->second <= 0) {
-    running_.erase(r);
-  }
-  return held;
+  co_return co_await Suspend<Result<void>>(std::move(start));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -607,10 +394,41 @@ void JetStreamQueue::Complete(Delivery delivery, Outcome outcome) {
   if (!held) {
     return;
   }
-  Settle([this, held = std::move(*held), attempts = delivery.attempt + 1,
-          outcome = std::move(outcome)]() mutable {
-    FinishBlocking(held, attempts, outcome, CallState::kDone);
-  });
+  const int attempts = delivery.attempt + 1;
+  if (held->cancelled || held->revision == 0) {
+    Settle([this, held = std::move(*held), attempts, outcome = std::move(outcome)]() mutable {
+      FinishBlocking(held, attempts, outcome, CallState::kDone);
+    });
+    return;
+  }
+  // The final record, compare-and-set against the running one this process wrote: a
+  // cancellation from another process since then makes it fail, and FinishBlocking (on the
+  // pool) reads the record and writes "cancelled". The message is acked once the record is
+  // stored, so a crash in between delivers the call again rather than losing its result.
+  SettleBegin();
+  CallStatus record = held->record;
+  record.state = CallState::kDone;
+  record.attempts = attempts;
+  record.updated_at = UnixNanosNow();
+  record.next_attempt_at = 0;
+  record.last_status = outcome.status;
+  record.last_error = outcome.error;
+  const std::uint64_t revision = held->revision;
+  PutRecordAsync(record, revision,
+                 [this, held = std::move(*held), attempts,
+                  outcome = std::move(outcome)](const PubResult& put) mutable {
+                   if (put.ok()) {
+                     natsMsg_Ack(held.msg, nullptr);
+                     natsMsg_Destroy(held.msg);
+                     SettleEnd();
+                     return;
+                   }
+                   asio::post(pool_, [this, held = std::move(held), attempts,
+                                      outcome = std::move(outcome)]() mutable {
+                     FinishBlocking(held, attempts, outcome, CallState::kDone);
+                     SettleEnd();
+                   });
+                 });
 }
 
 void JetStreamQueue::FinishBlocking(Held& held, int attempts, const Outcome& outcome,
@@ -652,25 +470,53 @@ void JetStreamQueue::Retry(Delivery delivery, std::chrono::nanoseconds delay, Ou
     });
     return;
   }
-  Settle([this, held = std::move(*held), attempts = delivery.attempt + 1, delay,
-          outcome = std::move(outcome)]() mutable {
-    CallStatus record = held.record;
-    const std::int64_t now = UnixNanosNow();
-    record.state = CallState::kRetrying;
-    record.attempts = attempts;
-    record.updated_at = now;
-    record.next_attempt_at = now + delay.count();
-    record.last_status = outcome.status;
-    record.last_error = outcome.error;
-    if (auto put = PutRecordBlocking(record); !put) {
-      Logf("async queue: %s", put.error().message.c_str());
-    }
+  const int attempts = delivery.attempt + 1;
+  CallStatus record = held->record;
+  const std::int64_t now = UnixNanosNow();
+  record.state = CallState::kRetrying;
+  record.attempts = attempts;
+  record.updated_at = now;
+  record.next_attempt_at = now + delay.count();
+  record.last_status = outcome.status;
+  record.last_error = outcome.error;
+  auto nak = [delay](natsMsg* msg) {
     if (delay.count() > 0) {
-      natsMsg_NakWithDelay(held.msg, Millis(delay), nullptr);
+      natsMsg_NakWithDelay(msg, Millis(delay), nullptr);
     } else {
-      natsMsg_Nak(held.msg, nullptr);
+      natsMsg_Nak(msg, nullptr);
     }
-    natsMsg_Destroy(held.msg);
+    natsMsg_Destroy(msg);
+  };
+  // As Complete: compare-and-set against the running record, the NAK sent from its pub ack;
+  // when it fails (cancelled through another gateway, or no revision known) the pool reads
+  // the record and either finishes the call as cancelled or writes "retrying" plainly.
+  SettleBegin();
+  const std::uint64_t revision = held->revision;
+  natsMsg* const msg = held->msg;
+  auto slow = [this, held = std::move(*held), attempts, record, outcome = std::move(outcome),
+               nak]() mutable {
+    if (auto now = GetRecordBlocking(record.call_id, nullptr);
+        now && now->state == CallState::kCancelled) {
+      FinishBlocking(held, attempts, outcome, CallState::kCancelled);
+    } else {
+      if (auto put = PutRecordBlocking(record); !put) {
+        Logf("async queue: %s", put.error().message.c_str());
+      }
+      nak(held.msg);
+    }
+    SettleEnd();
+  };
+  if (revision == 0) {
+    asio::post(pool_, std::move(slow));
+    return;
+  }
+  PutRecordAsync(record, revision, [this, msg, nak, slow](const PubResult& put) mutable {
+    if (put.ok()) {
+      nak(msg);
+      SettleEnd();
+      return;
+    }
+    asio::post(pool_, std::move(slow));
   });
 }
 

@@ -13,11 +13,20 @@
 //     attempt count of a delivery comes from here, not from the delivery count, so that a
 //     delivery given back (Release) or lost with its process does not use an attempt.
 //
-// Every blocking libnats call runs on the queue's own threads (a pool for settling and
-// management, one thread for fetching, one for heartbeats); coroutines get their results
-// posted back to their executor. A delivery whose attempt runs long is kept alive with
-// "in progress" acks every ack_wait/3; if its process dies, the server delivers it again
-// after ack_wait (at-least-once).
+// The hot path (enqueue, marking deliveries running, completing) uses asynchronous JetStream
+// publishes: the KV record writes are publishes to $KV.<bucket>.<key>, and their pub acks
+// (handled on libnats' pub-ack thread) resume the waiting coroutine or send the message's
+// ack, so no thread waits on a round trip. Every blocking libnats call (record reads,
+// retries, dead letters, management, the rare paths) runs on the queue's own threads (a pool,
+// one thread for fetching, one for heartbeats); coroutines get their results posted back to
+// their executor. A delivery whose attempt runs long is kept alive with "in progress" acks
+// every ack_wait/3; if its process dies, the server delivers it again after ack_wait
+// (at-least-once).
+//
+// Enqueue writes the record (queued) and then publishes the message with the record's KV
+// revision in a header; a first delivery of such a message needs no record read: marking
+// it running is a compare-and-set against that revision, which fails (and falls back to
+// reading the record) if anything, a cancellation say, changed the record since.
 //
 // Thread-safe (see Queue).
 
@@ -25,6 +34,8 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -42,6 +53,8 @@ struct __jsCtx;
 struct __kvStore;
 struct __natsSubscription;
 struct __natsMsg;
+struct jsPubAck;
+struct jsPubAckErr;
 
 namespace funcd::queue::jetstream {
 
@@ -59,9 +72,11 @@ struct JetStreamOptions {
   std::chrono::nanoseconds record_ttl = std::chrono::hours(24);
   // The longest one fetch waits for messages.
   std::chrono::milliseconds fetch_wait{500};
-  // Threads for blocking calls (enqueue, settling, management): each waits on a round trip,
-  // so they bound the enqueues and settlements in flight.
-  std::size_t threads = 64;
+  // Threads for blocking calls (record reads, retries, dead letters, management): each
+  // waits on a round trip.
+  std::size_t threads = 16;
+  // The longest an asynchronous publish (enqueue, record write) waits for its pub ack.
+  std::chrono::milliseconds publish_wait{5000};
 };
 
 class JetStreamQueue final : public Queue {
@@ -99,7 +114,7 @@ class JetStreamQueue final : public Queue {
   struct Held {
     __natsMsg* msg = nullptr;    // owned
     CallStatus record;           // the call record as read at fetch (attempts: finished ones)
-    std::uint64_t revision = 0;  // the record's KV revision at fetch (0: none)
+    std::uint64_t revision = 0;  // the record's KV revision as last read or written (0: none)
     Message message;
     bool cancelled = false;
     bool finishing = false;
@@ -110,8 +125,32 @@ class JetStreamQueue final : public Queue {
     DeadLetter dead;
   };
 
+  // What the pub ack of an asynchronous publish said.
+  struct PubResult {
+    std::uint64_t sequence = 0;  // the stream sequence: a KV record's new revision
+    std::string error;           // empty when stored
+    bool ok() const { return error.empty(); }
+  };
+  // Runs on libnats' pub-ack thread (or inline when the publish could not be sent): quick,
+  // no blocking calls, no locks held by the caller of PublishAsync.
+  using PubDone = std::function<void(const PubResult&)>;
+
   explicit JetStreamQueue(JetStreamOptions options);
   Result<void> Connect();
+
+  // Publishes `msg` (taken) without waiting; `done` gets its pub ack or error.
+  // `expect_revision` != 0: only if the subject's last sequence is that (compare-and-set).
+  void PublishAsync(__natsMsg* msg, std::uint64_t expect_revision, PubDone done);
+  // Writes a call record asynchronously (compare-and-set when `expect_revision` != 0).
+  void PutRecordAsync(const CallStatus& status, std::uint64_t expect_revision, PubDone done);
+  static void OnPubAck(__jsCtx* js, __natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure);
+  // Fails the publishes whose pub ack is overdue (lost with a connection, say).
+  void ExpirePublishes();
+  // Waits (at most publish_wait and a second) for the pub acks still due; fails the rest.
+  void DrainPublishes();
+  // A settlement started / finished (Flush waits for them).
+  void SettleBegin();
+  void SettleEnd();
 
   // Runs `fn()` on `pool` and resumes the caller on its executor with the result.
   template <typename T, typename Fn>
@@ -121,22 +160,46 @@ class JetStreamQueue final : public Queue {
   void Settle(Fn fn);
 
   // On the fetch thread: up to `max` messages, their records read (cancelled ones acked).
+  // Takes what is there at once; when nothing is, waits up to `wait` for one message.
   std::vector<Held> FetchBlocking(std::size_t max, std::chrono::milliseconds wait);
-  // On the pool: decodes a fetched message and marks its record running; nullopt when it
-  // is dropped (unreadable: terminated; cancelled or settled already: acked). Takes `msg`.
+  // Fetches `want` more into waiting_ on the fetch thread, then wakes Next().
+  void StartFetch(std::size_t want);
+  // On the pool: decodes a fetched message and reads its record; nullopt when it is
+  // dropped (unreadable: terminated; cancelled or settled already: acked). Takes `msg`.
   std::optional<Held> PrepareBlocking(__natsMsg* msg);
   // On the settling pool: writes the final record (`state`, or kCancelled) and acks.
   void FinishBlocking(Held& held, int attempts, const Outcome& outcome, CallState state);
-  // On the fetch thread: marks the records of handed-out deliveries running, in parallel on
-  // the pool; settles and returns those cancelled meanwhile.
-  std::vector<std::uint64_t> MarkRunningBlocking(const std::vector<std::uint64_t>& tokens);
-  // Moves admitted messages from waiting_ to out_. REQUIRES: mu_ held.
-  void PickLocked(std::size_t max, const AdmitFn& admit, std::vector<Delivery>& out);
+  // On the fetch thread: a first delivery that carries its record's revision, as a Held
+  // without reading the record; nullopt for the others (PrepareBlocking).
+  // Takes `msg` only when it returns a Held.
+  std::optional<Held> PrepareFirstDelivery(__natsMsg* msg);
+  // Marks the records of picked deliveries running (compare-and-set, asynchronously);
+  // `resume` gets the tokens of those cancelled meanwhile, once every write is done.
+  void MarkRunning(std::vector<std::uint64_t> tokens,
+                   std::function<void(std::vector<std::uint64_t>)> resume);
+  // MarkRunning for deliveries in marking_: moves them to ready_ (or drops the cancelled
+  // ones) when done, and wakes Next().
+  void StartMarking(std::vector<std::uint64_t> tokens);
+  // Moves up to `max` ready deliveries to `out`; the ones cancelled meanwhile go to
+  // `cancelled`. REQUIRES: mu_ held.
+  void TakeReadyLocked(std::size_t max, std::vector<Delivery>& out,
+                       std::vector<std::uint64_t>& cancelled);
+  // One fewer delivery picked and not yet returned for `key`. REQUIRES: mu_ held.
+  void UnpickLocked(const std::string& key);
+  // On the pool: the compare-and-set of MarkRunning failed; reads the record: true when the
+  // call was cancelled, else writes it running.
+  bool MarkRunningSlowBlocking(std::uint64_t token, const CallStatus& running);
+  // Settles the tokens that MarkRunning found cancelled.
+  void DropCancelled(const std::vector<std::uint64_t>& tokens);
+  // Moves up to `max` admitted messages from waiting_ to out_ (their deliveries to
+  // marking_); returns their tokens. REQUIRES: mu_ held.
+  std::vector<std::uint64_t> PickLocked(std::size_t max, const AdmitFn& admit);
   // Writes "cancelled" over the call's record (compare-and-set); returns the state before
   // (kRunning when `running_here`).
   Result<CallState> CancelRecordBlocking(const std::string& call_id, bool running_here);
   Result<CallStatus> GetRecordBlocking(const std::string& call_id, std::uint64_t* revision);
-  Result<void> PutRecordBlocking(const CallStatus& status);
+  // Sets *revision (if not null) to the record's new revision.
+  Result<void> PutRecordBlocking(const CallStatus& status, std::uint64_t* revision = nullptr);
   Result<std::vector<Found>> ScanDeadBlocking(const DeadFilter& filter, bool with_body);
   void HeartbeatLoop();
   // Takes the held delivery out of the schedule.
@@ -149,8 +212,14 @@ class JetStreamQueue final : public Queue {
   __natsSubscription* sub_ = nullptr;
 
   std::mutex mu_;
-  std::unordered_map<std::uint64_t, Held> out_;               // handed to workers
-  std::vector<Held> waiting_;                                 // fetched, not yet admitted
+  std::unordered_map<std::uint64_t, Held> out_;  // handed to workers
+  std::vector<Held> waiting_;                    // fetched, not yet admitted
+  // Picked (in out_) but not returned by Next() yet: being marked running, or ready.
+  std::unordered_map<std::uint64_t, Delivery> marking_;
+  std::deque<Delivery> ready_;
+  std::map<std::string, std::size_t, std::less<>> picked_;  // key -> in marking_ or ready_
+  bool fetching_ = false;
+  bool last_fetch_empty_ = true;                              // fetch thread only
   std::map<std::string, std::int64_t, std::less<>> running_;  // key -> handed out
   std::map<std::string, std::int64_t, std::less<>> stored_;   // key -> messages in the stream
   std::uint64_t next_token_ = 1;
@@ -166,6 +235,16 @@ class JetStreamQueue final : public Queue {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread heartbeat_;
+
+  // Asynchronous publishes waiting for their pub ack, by message (the library hands the
+  // published message back to OnPubAck).
+  std::mutex pub_mu_;
+  std::condition_variable pub_cv_;
+  struct PendingPub {
+    PubDone done;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  std::unordered_map<__natsMsg*, PendingPub> pub_pending_;
 
   asio::thread_pool pool_;
   asio::thread_pool fetch_pool_{1};

@@ -298,6 +298,56 @@ TEST_F(JetStreamQueueTest, CancelsQueuedAndRunningCalls) {
   EXPECT_EQ(StatusOf(*q, "x2").state, CallState::kCancelled);
 }
 
+TEST_F(JetStreamQueueTest, ACancelThroughAnotherQueueWinsOverTheResult) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a && b);
+  Enqueue(*a, Call("xb"));
+  auto batch = RunSync(a->Next(10, AdmitAll));
+  ASSERT_EQ(batch.size(), 1u);
+  auto before = RunSync(b->Cancel("xb"));
+  ASSERT_TRUE(before) << before.error().message;
+  EXPECT_EQ(*before, CallState::kRunning);
+  // Completed (most likely) before a's heartbeat saw the cancellation: the final record is
+  // written compare-and-set against the running one, which fails, and it stays cancelled.
+  a->Complete(std::move(batch[0]), Outcome{200, "", ""});
+  a->Flush();
+  EXPECT_EQ(StatusOf(*b, "xb").state, CallState::kCancelled);
+  EXPECT_EQ(StatusOf(*a, "xb").state, CallState::kCancelled);
+
+  // The same for an attempt that asks for a retry: it is not retried.
+  Enqueue(*a, Call("xr"));
+  batch = RunSync(a->Next(10, AdmitAll));
+  ASSERT_EQ(batch.size(), 1u);
+  ASSERT_TRUE(RunSync(b->Cancel("xr")));
+  a->Retry(std::move(batch[0]), 0ms, Outcome{503, "busy", ""});
+  a->Flush();
+  EXPECT_EQ(StatusOf(*b, "xr").state, CallState::kCancelled);
+}
+
+TEST_F(JetStreamQueueTest, CallsRefusedForTheirFunctionsLimitDoNotHoldUpOthers) {
+  auto q = Open();
+  ASSERT_TRUE(q);
+  // More calls of a full function than are fetched ahead, then one of another function.
+  for (int i = 0; i < 200; ++i) {
+    Enqueue(*q, Call(StrCat("full", i), "full.ns"));
+  }
+  Enqueue(*q, Call("other", "other.ns"));
+  auto refuse_full = [](std::string_view key, std::size_t) { return key != "full.ns"; };
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    for (int i = 0; i < 300 && !done.load(); ++i) {
+      std::this_thread::sleep_for(100ms);
+    }
+    q->Close();  // Next() returns empty if it is still waiting
+  });
+  auto batch = RunSync(q->Next(10, refuse_full));
+  done = true;
+  watchdog.join();
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0].message.call_id, "other");
+}
+
 TEST_F(JetStreamQueueTest, TwoQueuesShareTheStreamAndEachCallIsDeliveredOnce) {
   auto producer = Open();
   auto a = Open();
