@@ -9,18 +9,12 @@
 // reaps the child. W workers (threads) share the N runs, like W concurrent HTTP clients.
 // Prints one line: "execs=N seconds=S execs_per_sec=R". Exits 1 if a run fails.
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,8 +22,7 @@
 #include <vector>
 
 #include "common/strings.h"
-
-extern char** environ;
+#include "spawn_once.h"
 
 namespace {
 
@@ -42,106 +35,6 @@ struct Options {
   std::string input = "hi\n";
   std::vector<std::string> command = {"cat"};
 };
-
-// A pipe whose ends close on destruction. Both ends are close-on-exec, so that a child
-// spawned by another worker at the same time does not inherit them (an inherited write end
-// would keep our read from ever seeing EOF); dup2 in the child clears the flag on the copies.
-class Pipe {
- public:
-  Pipe() {
-    if (::pipe2(fds_, O_CLOEXEC) != 0) {
-      fds_[0] = fds_[1] = -1;
-    }
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  ~Pipe() {
-    CloseRead();
-    CloseWrite();
-  }
-  bool ok() const { return fds_[0] >= 0; }
-  int read_fd() const { return fds_[0]; }
-  int write_fd() const { return fds_[1]; }
-  void CloseRead() { Close(fds_[0]); }
-  void CloseWrite() { Close(fds_[1]); }
-
- private:
-  static void Close(int& fd) {
-    if (fd >= 0) {
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  int fds_[2];
-};
-
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-bool DrainToEof(int fd) {
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof(buffer));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return n == 0;
-    }
-  }
-}
-
-// Runs the command once; an error message, or nullopt on success (exit status 0).
-std::optional<std::string> RunOnce(const Options& options, char* const* argv) {
-  Pipe in;
-  Pipe out;
-  if (!in.ok() || !out.ok()) {
-    return std::string("pipe2: ") + std::strerror(errno);
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in.read_fd(), STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out.write_fd(), STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out.write_fd(), STDERR_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  pid_t pid = -1;
-  int err = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv, environ);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  if (err != 0) {
-    return std::string("posix_spawnp ") + argv[0] + ": " + std::strerror(err);
-  }
-  in.CloseRead();
-  out.CloseWrite();
-  // The input fits in the pipe buffer, so writing it all before reading cannot deadlock.
-  const bool wrote = WriteAll(in.write_fd(), options.input);
-  in.CloseWrite();
-  const bool read = DrainToEof(out.read_fd());
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!wrote || !read) {
-    return std::string("pipe I/O failed");
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return std::string(argv[0]) + " failed, wait status " + std::to_string(status);
-  }
-  return std::nullopt;
-}
 
 std::optional<Options> ParseOptions(int argc, char** argv) {
   Options options;
@@ -167,7 +60,7 @@ std::optional<Options> ParseOptions(int argc, char** argv) {
     options.command.assign(argv + i, argv + argc);
   }
   if (options.input.size() > 4096) {
-    return std::nullopt;  // see RunOnce: the input must fit in the pipe buffer
+    return std::nullopt;  // see SpawnOnce: the input must fit in the pipe buffer
   }
   return options;
 }
@@ -193,7 +86,8 @@ int main(int argc, char** argv) {
   std::atomic<bool> failed{false};
   auto work = [&] {
     while (!failed.load() && next.fetch_add(1) < options->count) {
-      if (std::optional<std::string> error = RunOnce(*options, command_argv.data())) {
+      if (std::optional<std::string> error =
+              funcd::bench::SpawnOnce(command_argv.data(), options->input, nullptr)) {
         if (!failed.exchange(true)) {
           std::fprintf(stderr, "exec_loop: %s\n", error->c_str());
         }

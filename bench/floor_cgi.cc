@@ -3,87 +3,28 @@
 //   floor_cgi [--port P] [COMMAND]      (default command: cat)
 //
 // A thread per connection, blocking sockets. For each request it reads the head and a
-// Content-Length body, spawns COMMAND exactly as exec_loop does (posix_spawnp, own process
-// group, stdin and stdout pipes, stderr joined to stdout), writes the body, reads the output
-// to EOF, reaps the child and answers 200 with the output. No environment, no timeouts, no
+// Content-Length body (at most 4 KiB), runs COMMAND with it through the same SpawnOnce as
+// exec_loop (spawn_once.h) and answers 200 with the output. No environment, no timeouts, no
 // logging, no limits: only what any watchdog must do. bench/watchdog_bench.sh runs the same
 // wrk against it next to fwatchdog, so the report shows how much of the gap to exec_loop is
 // the HTTP client and server rather than the watchdog. Prints "Listening on port: N" to
 // stderr. Loopback only. Not a product: a malformed request closes the connection.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <spawn.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <string_view>
 #include <thread>
 
-extern char** environ;
+#include "spawn_once.h"
 
 namespace {
-
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-// Runs the command with `input` on stdin; its output, or nullopt-like false on failure.
-bool Run(char* const* argv, std::string_view input, std::string& output) {
-  int in[2], out[2];
-  if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
-    return false;
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDERR_FILENO);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
-  pid_t pid = -1;
-  int err = ::posix_spawnp(&pid, argv[0], &actions, &attr, argv, environ);
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in[0]);
-  ::close(out[1]);
-  bool ok = err == 0 && WriteAll(in[1], input);
-  ::close(in[1]);
-  char buffer[4096];
-  for (ssize_t n; ok && (n = ::read(out[0], buffer, sizeof(buffer))) != 0;) {
-    if (n < 0 && errno != EINTR) {
-      ok = false;
-    } else if (n > 0) {
-      output.append(buffer, static_cast<size_t>(n));
-    }
-  }
-  ::close(out[0]);
-  if (pid > 0) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-  }
-  return ok;
-}
 
 void Serve(int fd, char* const* argv) {
   int one = 1;
@@ -107,6 +48,10 @@ void Serve(int fd, char* const* argv) {
         length = std::strtoul(head.data() + at + name.size(), nullptr, 10);
       }
     }
+    if (length > 4096) {  // SpawnOnce writes the input before reading: it must fit a pipe
+      ::close(fd);
+      return;
+    }
     size_t total = head_end + 4 + length;
     while (in.size() < total) {
       ssize_t n = ::read(fd, buffer, sizeof(buffer));
@@ -117,12 +62,13 @@ void Serve(int fd, char* const* argv) {
       in.append(buffer, static_cast<size_t>(n));
     }
     std::string output;
-    bool ok = Run(argv, std::string_view(in).substr(head_end + 4, length), output);
+    bool ok =
+        !funcd::bench::SpawnOnce(argv, std::string_view(in).substr(head_end + 4, length), &output);
     in.erase(0, total);
     std::string response =
         std::string(ok ? "HTTP/1.1 200 OK" : "HTTP/1.1 500 Internal Server Error") +
         "\r\nContent-Length: " + std::to_string(output.size()) + "\r\n\r\n" + output;
-    if (!WriteAll(fd, response)) {
+    if (!funcd::bench::WriteAll(fd, response)) {
       ::close(fd);
       return;
     }
