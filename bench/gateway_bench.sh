@@ -179,8 +179,9 @@ funcd_events() {
   grep -E 'replica|invoke' "$WORK_DIR/funcd.log" | tail -n 8 | sed 's/^/    /' >&2
 }
 
+# rss_mb PID [FIELD]: a memory figure of /proc/PID/status in MB (default VmRSS).
 rss_mb() {
-  awk '/^VmRSS:/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
+  awk -v field="${2:-VmRSS}:" '$1 == field { printf "%.1f", $2 / 1024 }' "/proc/$1/status"
 }
 
 # --- funcd REST API ----------------------------------------------------------------------------
@@ -409,6 +410,8 @@ warm_up "$WATCHDOG_URL"
 warm_up "$NOWATCHDOG_URL"
 sleep 1  # let start-up settle before sampling the idle RSS
 idle_rss=$(rss_mb "$funcd_pid")
+idle_anon=$(rss_mb "$funcd_pid" RssAnon)
+idle_file=$(rss_mb "$funcd_pid" RssFile)
 echo "  funcd serve idle RSS: $idle_rss MB" >&2
 
 # d. Throughput.
@@ -515,6 +518,8 @@ summary() {
     "< 0.5 $(verdict "$pn_added" '<' 0.5)"
   row "funcd serve" "RSS MB"
   row "idle, two functions deployed" "$idle_rss" "" "" "" "< 8 $(verdict "$idle_rss" '<' 8)"
+  row "  of which anonymous (RssAnon)" "$idle_anon" "" "" "" "(funcd's own memory)"
+  row "  of which file pages (RssFile)" "$idle_file" "" "" "" "(shared libraries, binary)"
   row "max during wrk -c256 ($big_rps req/s)" "$max_rss" "" "" "" \
     "< 20 $(verdict "$max_rss" '<' 20)"
   row "1s after that run" "$after_rss" "" "" "" "(informative)"
