@@ -20,7 +20,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::chrono::seconds kMaxIdleWait{1};
 // Fetched messages kept waiting for a worker slot at most; beyond, Next() stops fetching.
 constexpr std::size_t kMaxWaiting = 256;
-constexpr std::int64_t kMaxAckPending = 20000;
 // How often the heartbeat looks for cancellations and refreshes the depths.
 constexpr std::chrono::seconds kHeartbeat{1};
 
@@ -84,52 +83,14 @@ Result<void> JetStreamQueue::Connect() {
   }
   jsErrCode js_err = static_cast<jsErrCode>(0);
 
-  // Streams: created by the first process, reused by the others (same configuration).
-  auto add_stream = [&](const std::string& name, const std::string& subject,
-                        jsRetentionPolicy retention) -> Result<void> {
-    jsStreamInfo* info = nullptr;
-    if (js_GetStreamInfo(&info, js_, name.c_str(), nullptr, &js_err) == NATS_OK) {
-      jsStreamInfo_Destroy(info);
-      return Ok();
-    }
-    jsStreamConfig config;
-    jsStreamConfig_Init(&config);
-    const char* subjects[] = {subject.c_str()};
-    config.Name = name.c_str();
-    config.Subjects = subjects;
-    config.SubjectsLen = 1;
-    config.Retention = retention;
-    config.Storage = js_FileStorage;
-    natsStatus added = js_AddStream(&info, js_, &config, nullptr, &js_err);
-    jsStreamInfo_Destroy(info);
-    if (added != NATS_OK && js_err != JSStreamNameExistErr) {
-      return NatsError(StrCat("creating stream ", name), added, js_err);
-    }
-    return Ok();
-  };
+  // Streams and consumer: created by the first process, reused by the others
+  // (jetstream_setup.cc). The consumer is created there and bound below, so that destroying
+  // the subscription leaves it (and the messages it has not delivered) to the other processes.
+  FUNCD_RETURN_IF_ERROR(EnsureStream(js_, options_.stream, options_.subject_prefix + ">",
+                                     js_WorkQueuePolicy, options_.max_pending));
   FUNCD_RETURN_IF_ERROR(
-      add_stream(options_.stream, options_.subject_prefix + ">", js_WorkQueuePolicy));
-  FUNCD_RETURN_IF_ERROR(
-      add_stream(options_.dead_stream, options_.dead_prefix + ">", js_LimitsPolicy));
-
-  // The consumer is created here and bound below, so that destroying the subscription
-  // leaves it (and the messages it has not delivered) to the other processes.
-  jsConsumerInfo* consumer = nullptr;
-  if (js_GetConsumerInfo(&consumer, js_, options_.stream.c_str(), options_.consumer.c_str(),
-                         nullptr, &js_err) != NATS_OK) {
-    jsConsumerConfig config;
-    jsConsumerConfig_Init(&config);
-    config.Durable = options_.consumer.c_str();
-    config.AckPolicy = js_AckExplicit;
-    config.AckWait = options_.ack_wait.count();
-    config.MaxDeliver = -1;
-    config.MaxAckPending = kMaxAckPending;
-    s = js_AddConsumer(&consumer, js_, options_.stream.c_str(), &config, nullptr, &js_err);
-    if (s != NATS_OK && js_err != JSConsumerNameExistErr && js_err != JSConsumerExistingActiveErr) {
-      return NatsError("creating the consumer", s, js_err);
-    }
-  }
-  jsConsumerInfo_Destroy(consumer);
+      EnsureStream(js_, options_.dead_stream, options_.dead_prefix + ">", js_LimitsPolicy, {}));
+  FUNCD_ASSIGN_OR_RETURN(ack_wait_, EnsureConsumer(js_, options_));
   jsSubOptions sub_options;
   jsSubOptions_Init(&sub_options);
   sub_options.Stream = options_.stream.c_str();
@@ -226,7 +187,7 @@ void JetStreamQueue::Flush() {
 
 void JetStreamQueue::HeartbeatLoop() {
   const auto progress_every =
-      std::max<std::chrono::nanoseconds>(options_.ack_wait / 3, std::chrono::milliseconds(100));
+      std::max<std::chrono::nanoseconds>(ack_wait_ / 3, std::chrono::milliseconds(100));
   auto next_progress = SteadyClock::now() + progress_every;
   const std::string filter = options_.subject_prefix + ">";
   for (;;) {
@@ -352,7 +313,14 @@ asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
                               static_cast<int>(framed.size()), nullptr, &js_err);
     if (s != NATS_OK) {
       kvStore_Delete(kv_, CallKey(record.call_id).c_str());
-      return NatsError("publishing the call", s, js_err);
+      Error error = NatsError("publishing the call", s, js_err);
+      // The stream's limit (max_pending, "discard new") refuses it: "maximum messages
+      // exceeded", which the server reports as this generic store error.
+      if (js_err == JSStreamStoreFailedErr) {
+        error = MakeError(ErrorCode::kResourceExhausted,
+                          StrCat("the async queue is full (", error.message, ")"));
+      }
+      return error;
     }
     return Ok();
   };

@@ -54,7 +54,16 @@ struct JetStreamOptions {
   std::string subject_prefix = "funcd.async.";
   std::string dead_prefix = "funcd.dead.";
   // Without an ack or an "in progress" for this long, the server delivers a message again.
+  // It is the shared consumer's setting: when the consumer exists already with another
+  // value, Open adopts that value, or fails if `ack_wait_given` (queue URL ?ack_wait=).
   std::chrono::nanoseconds ack_wait = std::chrono::seconds(30);
+  bool ack_wait_given = false;
+  // Messages in the stream (calls queued, retrying or running, in every process) beyond
+  // which Enqueue fails with kResourceExhausted: the stream's MaxMsgs with "discard new",
+  // set by Open for every process sharing the stream. 0: no limit; unset: keep the stream's
+  // (none for a new stream). Open raises or removes an existing stream's limit, but refuses
+  // to lower it (kFailedPrecondition): nats-server would drop stored calls.
+  std::optional<std::int64_t> max_pending;
   // Call records expire from the KV bucket after this long (0: never).
   std::chrono::nanoseconds record_ttl = std::chrono::hours(24);
   // The longest one fetch waits for messages.
@@ -67,7 +76,8 @@ struct JetStreamOptions {
 class JetStreamQueue final : public Queue {
  public:
   // Connects, creates (or reuses) the streams, the consumer and the bucket.
-  // Errors: kUnavailable (no server, no JetStream), kInvalidArgument (bad URL).
+  // Errors: kUnavailable (no server, no JetStream), kInvalidArgument (bad URL),
+  // kFailedPrecondition (ack_wait or max_pending at odds with the shared consumer or stream).
   static Result<std::unique_ptr<JetStreamQueue>> Open(JetStreamOptions options);
   // Gives back the deliveries still held, waits for pending settlements, disconnects.
   ~JetStreamQueue() override;
@@ -143,6 +153,7 @@ class JetStreamQueue final : public Queue {
   std::optional<Held> TakeLocked(std::uint64_t token);
 
   const JetStreamOptions options_;
+  std::chrono::nanoseconds ack_wait_{0};  // the consumer's; set by Connect, before any thread
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;
   __kvStore* kv_ = nullptr;
