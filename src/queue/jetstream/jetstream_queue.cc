@@ -22,6 +22,8 @@ constexpr std::chrono::seconds kMaxIdleWait{1};
 constexpr std::size_t kMaxWaiting = 256;
 // How often the heartbeat looks for cancellations and refreshes the depths.
 constexpr std::chrono::seconds kHeartbeat{1};
+// How long the destructor waits for queued settlements before giving up on the server.
+constexpr std::chrono::seconds kShutdownGrace{3};
 
 }  // namespace
 
@@ -123,12 +125,28 @@ Result<void> JetStreamQueue::Connect() {
 
 JetStreamQueue::~JetStreamQueue() {
   Close();
-  fetch_pool_.join();  // Next() returns within fetch_wait once closed
   {
     std::lock_guard lock(stop_mu_);
     stopping_ = true;
   }
   stop_cv_.notify_all();
+  // The settlements queued get a grace period. When they do not make it in time (the server
+  // is gone: each would wait for libnats' request timeout in turn on the pool) or the
+  // connection is down, closing it fails every call in flight or to come at once; the
+  // messages not settled are delivered again after the ack wait.
+  bool settled = false;
+  {
+    std::unique_lock lock(settle_mu_);
+    settled = settled_cv_.wait_for(lock, kShutdownGrace,
+                                   [&] { return settle_done_ >= settle_submitted_; });
+  }
+  if (nc_ != nullptr && (!settled || natsConnection_Status(nc_) != NATS_CONN_STATUS_CONNECTED)) {
+    Logf(
+        "async queue: nats-server unreachable at shutdown: calls not settled are delivered "
+        "again after the ack wait");
+    natsConnection_Close(nc_);
+  }
+  fetch_pool_.join();  // Next() returns within fetch_wait once closed
   if (heartbeat_.joinable()) {
     heartbeat_.join();
   }
@@ -148,7 +166,7 @@ JetStreamQueue::~JetStreamQueue() {
     natsMsg_Destroy(held.msg);
   }
   pool_.join();
-  if (nc_ != nullptr) {
+  if (nc_ != nullptr && !natsConnection_IsClosed(nc_)) {
     // The last acks out; bounded, the server may be gone already.
     natsConnection_FlushTimeout(nc_, 1000);
   }
