@@ -209,7 +209,10 @@ TEST_F(JetStreamOptionsTest, MaxPendingIsSharedAndNeverLoweredOverStoredCalls) {
     auto refused = OpenWith(lower);
     ASSERT_FALSE(refused) << lower;
     EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
-    EXPECT_NE(refused.error().message.find("only raises"), std::string::npos)
+    EXPECT_NE(refused.error().message.find("has a limit of 3 calls, and funcd only raises"),
+              std::string::npos)
+        << refused.error().message;
+    EXPECT_NE(refused.error().message.find("Give max_pending=3 or more"), std::string::npos)
         << refused.error().message;
   }
   EXPECT_EQ(StreamMessages(server_.url()), 3);
@@ -227,7 +230,12 @@ TEST_F(JetStreamOptionsTest, MaxPendingIsSharedAndNeverLoweredOverStoredCalls) {
   ASSERT_TRUE(lifted);
   auto stored = Enqueue(*first, "w5");
   EXPECT_TRUE(stored) << stored.error().message;
-  EXPECT_FALSE(OpenWith("max_pending=100"));
+  auto limiting = OpenWith("max_pending=100");
+  ASSERT_FALSE(limiting);
+  EXPECT_NE(limiting.error().message.find("has no limit"), std::string::npos)
+      << limiting.error().message;
+  EXPECT_NE(limiting.error().message.find("Give max_pending=0 or none"), std::string::npos)
+      << limiting.error().message;
 
   const std::set<std::string> seen = TakeAndComplete(*first, 6);
   EXPECT_EQ(seen, (std::set<std::string>{"w0", "w1", "w2", "w3", "w4", "w5"}));

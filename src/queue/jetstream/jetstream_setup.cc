@@ -18,7 +18,7 @@ constexpr std::int64_t kMaxAckPending = 20000;
 std::int64_t StreamLimit(std::int64_t max_pending) { return max_pending > 0 ? max_pending : -1; }
 
 std::string LimitText(std::int64_t max_msgs) {
-  return max_msgs > 0 ? std::to_string(max_msgs) : std::string("no limit");
+  return max_msgs > 0 ? StrCat("at most ", max_msgs) : std::string("any number of");
 }
 
 // Makes `max_pending` the limit of the existing stream described by `info`, with "discard
@@ -34,15 +34,19 @@ Result<void> LimitStream(jsCtx* js, const jsStreamInfo& info, std::int64_t max_p
   }
   const bool lowers = want > 0 && (current.MaxMsgs <= 0 || want < current.MaxMsgs);
   if (lowers) {
+    const std::string accepted =
+        current.MaxMsgs > 0 ? StrCat(current.MaxMsgs, " or more, 0 (no limit) or none (to keep it)")
+                            : std::string("0 or none");
     return MakeError(
         ErrorCode::kFailedPrecondition,
         StrCat("max_pending=", max_pending, ": stream ", current.Name, " has ",
-               LimitText(current.MaxMsgs),
-               " now, and funcd only raises that limit (nats-server drops the oldest calls of a "
+               current.MaxMsgs > 0 ? StrCat("a limit of ", current.MaxMsgs, " calls")
+                                   : std::string("no limit"),
+               ", and funcd only raises or removes it (nats-server drops the oldest calls of a "
                "stream whose limit goes below the calls it holds). Give max_pending=",
-               current.MaxMsgs > 0 ? std::to_string(current.MaxMsgs) : std::string("0"),
-               " or more (or none, to keep it); to lower it, stop every funcd serve using the "
-               "queue, let the stream hold fewer calls than the new limit (nats stream info ",
+               accepted,
+               "; to lower it, stop every funcd serve using the queue, let the stream "
+               "hold fewer calls than the new limit (nats stream info ",
                current.Name, ") and run nats stream edit ", current.Name,
                " --max-msgs=", max_pending));
   }
@@ -58,8 +62,7 @@ Result<void> LimitStream(jsCtx* js, const jsStreamInfo& info, std::int64_t max_p
   }
   if (current.MaxMsgs != want) {
     Logf("async queue: stream %s takes %s calls now (was %s)", current.Name,
-         want > 0 ? StrCat("at most ", want).c_str() : "any number of",
-         LimitText(current.MaxMsgs).c_str());
+         LimitText(want).c_str(), LimitText(current.MaxMsgs).c_str());
   }
   return Ok();
 }
