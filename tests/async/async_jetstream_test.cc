@@ -191,5 +191,41 @@ TEST_F(AsyncJetStreamTest, BadQueueOptionsStopStartupWithAClearError) {
   EXPECT_TRUE(b->ok());
 }
 
+// While nats-server is away, /async-function answers 500 (nothing stored, the caller sends
+// again); funcd stays up, reconnects to the restarted server (same port and store), takes
+// calls again, and delivers the one accepted before the outage.
+TEST_F(AsyncJetStreamTest, EnqueuesFailWhileTheServerIsAwayAndWorkAfterItsRestart) {
+  auto a = StartFuncd(state_a_);
+  ASSERT_TRUE(a->ok());
+  ASSERT_TRUE(a->DeployAndWait(AsyncFixture("outage", {{"com.openfaas.queue.max_inflight", "1"}})));
+  auto enqueue = [&](std::string call_id, std::string_view path) {
+    return EnqueueAsync(*a, StrCat("outage/", path), "",
+                        {{"X-Callback-Url", receiver_.Url()}, {"X-Call-Id", std::move(call_id)}});
+  };
+  // Held by the function over the outage (a running attempt).
+  ASSERT_EQ(enqueue("before", "slow?ms=3000").status, 202u);
+
+  nats_.Kill();
+  const auto down = std::chrono::steady_clock::now();
+  Reply refused = enqueue("during", "slow?ms=1");
+  EXPECT_EQ(refused.status, 500u) << refused.body;
+  EXPECT_THAT(refused.body, ::testing::StartsWith("Error queuing request:"));
+  // Two libnats request timeouts (5 s each): the record's put and its delete.
+  EXPECT_LT(std::chrono::steady_clock::now() - down, std::chrono::seconds(20));
+
+  ASSERT_TRUE(nats_.Restart());
+  unsigned status = 0;
+  EXPECT_TRUE(Eventually([&] { return (status = enqueue("after", "slow?ms=1").status) == 202u; },
+                         std::chrono::seconds(20), std::chrono::milliseconds(200)))
+      << "last status " << status;
+  ASSERT_TRUE(receiver_.WaitForCallback("before", std::chrono::seconds(30)));
+  ASSERT_TRUE(receiver_.WaitForCallback("after", std::chrono::seconds(30)));
+  EXPECT_TRUE(WaitForState(*a, "before", "done"));
+  EXPECT_TRUE(WaitForState(*a, "after", "done"));
+  // Refused: no record is left (the put that timed out reached the server after its restart,
+  // and so did the delete that followed it).
+  EXPECT_EQ(a->Api("GET", "/system/async/calls/during").status, 404u);
+}
+
 }  // namespace
 }  // namespace funcd::testing

@@ -323,7 +323,13 @@ asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
     record.enqueued_at = message.enqueued_at != 0 ? message.enqueued_at : now;
     record.updated_at = now;
     record.next_attempt_at = now;
-    FUNCD_RETURN_IF_ERROR(PutRecordBlocking(record));
+    if (Result<void> put = PutRecordBlocking(record); !put) {
+      // A put that timed out may still reach the server (libnats keeps what it could not
+      // send while reconnecting): the delete follows it, in order, so that no "queued"
+      // record is left behind for a call that was refused.
+      kvStore_Delete(kv_, CallKey(record.call_id).c_str());
+      return put;
+    }
     const std::string subject = options_.subject_prefix + message.key;
     jsErrCode js_err = static_cast<jsErrCode>(0);
     // Returns once the stream has stored it: durable before the 202.
