@@ -562,7 +562,20 @@ asio::awaitable<std::vector<Delivery>> JetStreamQueue::Next(std::size_t max, Adm
     const std::chrono::milliseconds wait =
         held > 0 ? std::chrono::milliseconds(50) : options_.fetch_wait;
     const std::size_t want = std::min(max, kMaxWaiting - held);
-    auto fetch = [this, want, wait] { return FetchBlocking(want, wait); };
+    auto fetch = [this, want, wait] {
+      std::vector<Held> fetched = FetchBlocking(want, wait);
+      // Closed meanwhile (shutting down): this coroutine's executor may never run again, and
+      // a result dropped with it would leak the messages; they go back to the server.
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        for (Held& h : fetched) {
+          natsMsg_Nak(h.msg, nullptr);
+          natsMsg_Destroy(h.msg);
+        }
+        fetched.clear();
+      }
+      return fetched;
+    };
     std::vector<Held> fetched = co_await Offload<std::vector<Held>>(fetch_pool_, std::move(fetch));
     if (fetched.empty() && held > 0) {
       co_await waiter->Wait(SteadyClock::now() + std::chrono::milliseconds(200));
