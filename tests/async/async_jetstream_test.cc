@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <map>
 #include <thread>
 
@@ -210,6 +211,8 @@ TEST_F(AsyncJetStreamTest, EnqueuesFailWhileTheServerIsAwayAndWorkAfterItsRestar
   Reply refused = enqueue("during", "slow?ms=1");
   EXPECT_EQ(refused.status, 500u) << refused.body;
   EXPECT_THAT(refused.body, ::testing::StartsWith("Error queuing request:"));
+  std::printf("refused after %.2f s\n",
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - down).count());
   // Two libnats request timeouts (5 s each): the record's put and its delete.
   EXPECT_LT(std::chrono::steady_clock::now() - down, std::chrono::seconds(20));
 

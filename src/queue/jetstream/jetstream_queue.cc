@@ -215,6 +215,7 @@ void JetStreamQueue::HeartbeatLoop() {
   const auto progress_every =
       std::max<std::chrono::nanoseconds>(ack_wait_ / 3, std::chrono::milliseconds(100));
   auto next_progress = SteadyClock::now() + progress_every;
+  auto next_expiry = SteadyClock::now();
   const std::string filter = options_.subject_prefix + ">";
   for (;;) {
     {
@@ -247,6 +248,12 @@ void JetStreamQueue::HeartbeatLoop() {
       }
     }
     for (const auto& [token, call_id] : running) {
+      // With the server away each read may wait for libnats' timeout: the overdue pub acks
+      // (enqueues waiting to be refused) are not held up behind all of them.
+      if (SteadyClock::now() >= next_expiry) {
+        ExpirePublishes();
+        next_expiry = SteadyClock::now() + kHeartbeat;
+      }
       Result<CallStatus> record = GetRecordBlocking(call_id, nullptr);
       if (record && record->state == CallState::kCancelled) {
         std::lock_guard lock(mu_);
@@ -256,6 +263,7 @@ void JetStreamQueue::HeartbeatLoop() {
       }
     }
     ExpirePublishes();
+    next_expiry = SteadyClock::now() + kHeartbeat;
     // Depths: messages per subject, which includes the ones in flight anywhere.
     jsOptions js_options;
     jsOptions_Init(&js_options);

@@ -69,5 +69,43 @@ TEST(JetStreamShutdownTest, ShutdownIsBoundedWhenTheServerIsGone) {
   EXPECT_LT(took, 10s);
 }
 
+// With the server gone, an enqueue is refused once its record's pub ack is overdue (5 s) and
+// the delete that follows has timed out, even while many attempts run here: the heartbeat,
+// which gives up on overdue pub acks, also reads the records of running attempts, each read
+// waiting for libnats' timeout.
+TEST(JetStreamShutdownTest, AnEnqueueIsRefusedInTimeWhileManyAttemptsRunWithoutAServer) {
+  NatsServer server(0, NatsServer::Mode::kJetStream);
+  ASSERT_TRUE(server.ok()) << server.log();
+  JetStreamOptions options;
+  options.url = server.url();
+  options.fetch_wait = 200ms;
+  auto opened = JetStreamQueue::Open(options);
+  ASSERT_TRUE(opened) << opened.error().message;
+  std::unique_ptr<JetStreamQueue> q = std::move(*opened);
+  constexpr std::size_t kCalls = 16;
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    auto stored = RunSync(q->Enqueue(Call(StrCat("r", i))));
+    ASSERT_TRUE(stored) << stored.error().message;
+  }
+  std::vector<Delivery> taken;
+  while (taken.size() < kCalls) {
+    for (Delivery& d : RunSync(q->Next(kCalls, AdmitAll))) {
+      taken.push_back(std::move(d));
+    }
+  }
+  server.Kill();
+  const auto start = std::chrono::steady_clock::now();
+  auto refused = RunSync(q->Enqueue(Call("during")));
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::printf("enqueue refused after %.2f s with %zu attempts running\n",
+              std::chrono::duration<double>(took).count(), kCalls);
+  EXPECT_FALSE(refused);
+  // The pub ack's 5 s (swept every second), then the delete's 5 s request timeout.
+  EXPECT_LT(took, 15s);
+  for (Delivery& d : taken) {
+    q->Release(std::move(d));
+  }
+}
+
 }  // namespace
 }  // namespace funcd::queue::jetstream
