@@ -86,8 +86,13 @@ int main(int argc, char** argv) {
   std::string retry_min_wait = "10s", retry_max_wait = "120s", async_retention = "1h";
   serve_cmd
       ->add_option("--queue", serve.queue,
-                   "Async queue: sqlite (STATE_DIR/queue.db) or nats://HOST:PORT (NATS "
-                   "JetStream, shared by several funcd serve; work in progress)")
+                   "Async queue: sqlite (STATE_DIR/queue.db) or "
+                   "nats://HOST:PORT[?ack_wait=DURATION&max_pending=N] (NATS JetStream, shared "
+                   "by several funcd serve; work in progress). ack_wait (default 30s, at least "
+                   "1s): calls in flight in a process that died are delivered again after it; "
+                   "every process sharing the queue must give the same (or none). max_pending: "
+                   "calls queued, retrying or running beyond which /async-function answers 429 "
+                   "(0: no limit; default: the stream's)")
       ->capture_default_str();
   serve_cmd->add_option("--async-workers", serve.async_workers, "Async calls attempted at once")
       ->check(CLI::PositiveNumber)

@@ -3,6 +3,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "queue/jetstream/jetstream_queue.h"
+#include "queue/jetstream/queue_url.h"
 #include "queue/sqlite/sqlite_queue.h"
 
 namespace funcd::worker {
@@ -18,8 +19,8 @@ Result<std::unique_ptr<queue::Queue>> OpenQueue(const AsyncOptions& options) {
   }
   if (options.queue.starts_with("nats://")) {
     // Work in progress (src/queue/jetstream/STATUS.md).
-    queue::jetstream::JetStreamOptions jetstream;
-    jetstream.url = options.queue;
+    FUNCD_ASSIGN_OR_RETURN(queue::jetstream::JetStreamOptions jetstream,
+                           queue::jetstream::ParseQueueUrl(options.queue));
     jetstream.record_ttl =
         std::max<std::chrono::nanoseconds>(options.retention, std::chrono::hours(24));
     FUNCD_ASSIGN_OR_RETURN(auto opened,
@@ -27,7 +28,7 @@ Result<std::unique_ptr<queue::Queue>> OpenQueue(const AsyncOptions& options) {
     return std::unique_ptr<queue::Queue>(std::move(opened));
   }
   return MakeError(ErrorCode::kInvalidArgument,
-                   StrCat("--queue wants sqlite, got \"", options.queue, "\""));
+                   StrCat("--queue wants sqlite or nats://HOST:PORT, got \"", options.queue, "\""));
 }
 
 Result<std::unique_ptr<AsyncService>> AsyncService::Create(AsyncOptions options,

@@ -377,28 +377,50 @@ std::vector<std::string> WithDeathSignal(std::vector<std::string> argv) {
   return argv;
 }
 
-NatsServer::NatsServer(std::uint16_t port, Mode mode) {
+NatsServer::NatsServer(std::uint16_t port, Mode mode) : mode_(mode) { Start(port); }
+
+bool NatsServer::Start(std::uint16_t port) {
+  port_ = 0;
   const std::string binary = FindProgram("nats-server");
   if (binary.empty()) {
     ADD_FAILURE() << "nats-server is not installed (apt-get install nats-server)";
-    return;
+    return false;
   }
   // -p -1: the server picks a free port and logs it.
   std::vector<std::string> argv = {
       binary, "-a", "127.0.0.1", "-p", port == 0 ? "-1" : std::to_string(port), "-n", "funcd-test"};
-  if (mode == Mode::kJetStream) {
+  if (mode_ == Mode::kJetStream) {
     argv.insert(argv.end(), {"-js", "-sd", dir_.path()});
   }
+  process_.reset();
   process_ =
       std::make_unique<Process>(WithDeathSignal(std::move(argv)), std::vector<std::string>{});
   constexpr std::string_view kListening = "Listening for client connections on 127.0.0.1:";
   auto line = process_->WaitForLog(kListening, std::chrono::seconds(10));
   if (!line || !process_->WaitForLog("Server is ready", std::chrono::seconds(10))) {
     ADD_FAILURE() << "nats-server did not start:\n" << process_->Log();
-    return;
+    return false;
   }
   port_ = static_cast<std::uint16_t>(
       std::atoi(line->c_str() + line->find(kListening) + kListening.size()));
+  return true;
+}
+
+void NatsServer::Kill() {
+  if (process_) {
+    process_->Signal(SIGKILL);
+    process_->WaitExit(std::chrono::seconds(10));
+  }
+}
+
+bool NatsServer::Restart() {
+  const std::uint16_t port = port_;
+  if (port == 0) {
+    ADD_FAILURE() << "nats-server was never started";
+    return false;
+  }
+  Kill();
+  return Start(port);
 }
 
 std::string NatsServer::url() const { return StrCat("nats://127.0.0.1:", port_); }

@@ -147,8 +147,17 @@ class NatsServer {
   std::uint16_t port() const { return port_; }
   std::string url() const;
   std::string log() const { return process_ ? process_->Log() : ""; }
+  // SIGKILL (kill -9), then waits for its exit; the store stays.
+  void Kill();
+  // Starts it again on the same port and store (after Kill). Adds a test failure and returns
+  // false when it does not come up.
+  bool Restart();
 
  private:
+  // Starts nats-server on `port` (0: a free one); sets port_ once it is ready.
+  bool Start(std::uint16_t port);
+
+  Mode mode_;
   TempDir dir_;
   std::unique_ptr<Process> process_;
   std::uint16_t port_ = 0;

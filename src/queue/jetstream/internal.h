@@ -5,9 +5,12 @@
 #include <nats/nats.h>
 
 #include <boost/asio/async_result.hpp>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -22,6 +25,18 @@ inline constexpr char kRecordRevisionHeader[] = "Funcd-Record-Revision";
 
 // A libnats failure as an Error: kNotFound for NATS_NOT_FOUND, kUnavailable otherwise.
 Error NatsError(std::string_view what, natsStatus s, jsErrCode js_err = static_cast<jsErrCode>(0));
+
+// Creates stream `name` (file storage, "discard new") or reuses the existing one; with
+// `max_pending`, makes it the stream's message limit (0: none), raising or removing the
+// limit of an existing stream. Errors: kFailedPrecondition (it would lower an existing
+// stream's limit), kUnavailable (what the server says).
+Result<void> EnsureStream(jsCtx* js, const std::string& name, const std::string& subject,
+                          jsRetentionPolicy retention, std::optional<std::int64_t> max_pending);
+
+// Creates the shared durable consumer (options.consumer) or reuses the existing one; returns
+// the ack wait in effect, which is the existing consumer's. Errors: kFailedPrecondition
+// (options.ack_wait_given and the existing consumer has another ack wait), kUnavailable.
+Result<std::chrono::nanoseconds> EnsureConsumer(jsCtx* js, const JetStreamOptions& options);
 
 template <typename T, typename Fn>
 asio::awaitable<T> JetStreamQueue::Offload(asio::thread_pool& pool, Fn fn) {

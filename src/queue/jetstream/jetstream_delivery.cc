@@ -280,13 +280,25 @@ void JetStreamQueue::StartMarking(std::vector<std::uint64_t> tokens) {
 void JetStreamQueue::StartFetch(std::size_t want) {
   asio::post(fetch_pool_, [this, want] {
     std::vector<Held> fetched = FetchBlocking(want, options_.fetch_wait);
-    std::lock_guard lock(mu_);
-    for (Held& held : fetched) {
-      waiting_.push_back(std::move(held));
+    {
+      std::lock_guard lock(mu_);
+      fetching_ = false;
+      if (!closed_) {
+        for (Held& held : fetched) {
+          waiting_.push_back(std::move(held));
+        }
+        if (waiter_) {
+          waiter_->Notify();
+        }
+        return;
+      }
     }
-    fetching_ = false;
-    if (waiter_) {
-      waiter_->Notify();
+    // Closed meanwhile (shutting down): no Next() takes them any more. They go back to the
+    // server now instead of waiting in waiting_ for the destructor, which may have closed
+    // the connection by then (they would come back only after the ack wait).
+    for (Held& held : fetched) {
+      natsMsg_Nak(held.msg, nullptr);
+      natsMsg_Destroy(held.msg);
     }
   });
 }

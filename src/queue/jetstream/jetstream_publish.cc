@@ -80,6 +80,7 @@ void JetStreamQueue::OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* p
     if (pa != nullptr) {
       result.sequence = pa->Sequence;
     } else if (pae != nullptr) {
+      result.js_err = static_cast<int>(pae->ErrCode);
       result.error =
           StrCat(natsStatus_GetText(pae->Err), " (JetStream error ", static_cast<int>(pae->ErrCode),
                  ")", pae->ErrText != nullptr ? StrCat(": ", pae->ErrText) : "");
@@ -119,12 +120,16 @@ void JetStreamQueue::ExpirePublishes() {
   }
 }
 
-void JetStreamQueue::DrainPublishes() {
+bool JetStreamQueue::WaitPublishes(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(pub_mu_);
+  return pub_cv_.wait_until(lock, deadline, [&] { return pub_pending_.empty(); });
+}
+
+void JetStreamQueue::DrainPublishes(std::chrono::steady_clock::time_point deadline) {
   std::unordered_map<natsMsg*, PendingPub> left;
   {
     std::unique_lock lock(pub_mu_);
-    pub_cv_.wait_for(lock, options_.publish_wait + std::chrono::seconds(1),
-                     [&] { return pub_pending_.empty(); });
+    pub_cv_.wait_until(lock, deadline, [&] { return pub_pending_.empty(); });
     left = std::move(pub_pending_);
     pub_pending_.clear();
   }

@@ -16,9 +16,11 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-constexpr std::int64_t kMaxAckPending = 20000;
 // How often the heartbeat looks for cancellations and refreshes the depths.
 constexpr std::chrono::seconds kHeartbeat{1};
+// How long the destructor waits for queued settlements and pub acks due before giving up
+// on the server.
+constexpr std::chrono::seconds kShutdownGrace{3};
 
 }  // namespace
 
@@ -84,52 +86,14 @@ Result<void> JetStreamQueue::Connect() {
   }
   jsErrCode js_err = static_cast<jsErrCode>(0);
 
-  // Streams: created by the first process, reused by the others (same configuration).
-  auto add_stream = [&](const std::string& name, const std::string& subject,
-                        jsRetentionPolicy retention) -> Result<void> {
-    jsStreamInfo* info = nullptr;
-    if (js_GetStreamInfo(&info, js_, name.c_str(), nullptr, &js_err) == NATS_OK) {
-      jsStreamInfo_Destroy(info);
-      return Ok();
-    }
-    jsStreamConfig config;
-    jsStreamConfig_Init(&config);
-    const char* subjects[] = {subject.c_str()};
-    config.Name = name.c_str();
-    config.Subjects = subjects;
-    config.SubjectsLen = 1;
-    config.Retention = retention;
-    config.Storage = js_FileStorage;
-    natsStatus added = js_AddStream(&info, js_, &config, nullptr, &js_err);
-    jsStreamInfo_Destroy(info);
-    if (added != NATS_OK && js_err != JSStreamNameExistErr) {
-      return NatsError(StrCat("creating stream ", name), added, js_err);
-    }
-    return Ok();
-  };
+  // Streams and consumer: created by the first process, reused by the others
+  // (jetstream_setup.cc). The consumer is created there and bound below, so that destroying
+  // the subscription leaves it (and the messages it has not delivered) to the other processes.
+  FUNCD_RETURN_IF_ERROR(EnsureStream(js_, options_.stream, options_.subject_prefix + ">",
+                                     js_WorkQueuePolicy, options_.max_pending));
   FUNCD_RETURN_IF_ERROR(
-      add_stream(options_.stream, options_.subject_prefix + ">", js_WorkQueuePolicy));
-  FUNCD_RETURN_IF_ERROR(
-      add_stream(options_.dead_stream, options_.dead_prefix + ">", js_LimitsPolicy));
-
-  // The consumer is created here and bound below, so that destroying the subscription
-  // leaves it (and the messages it has not delivered) to the other processes.
-  jsConsumerInfo* consumer = nullptr;
-  if (js_GetConsumerInfo(&consumer, js_, options_.stream.c_str(), options_.consumer.c_str(),
-                         nullptr, &js_err) != NATS_OK) {
-    jsConsumerConfig config;
-    jsConsumerConfig_Init(&config);
-    config.Durable = options_.consumer.c_str();
-    config.AckPolicy = js_AckExplicit;
-    config.AckWait = options_.ack_wait.count();
-    config.MaxDeliver = -1;
-    config.MaxAckPending = kMaxAckPending;
-    s = js_AddConsumer(&consumer, js_, options_.stream.c_str(), &config, nullptr, &js_err);
-    if (s != NATS_OK && js_err != JSConsumerNameExistErr && js_err != JSConsumerExistingActiveErr) {
-      return NatsError("creating the consumer", s, js_err);
-    }
-  }
-  jsConsumerInfo_Destroy(consumer);
+      EnsureStream(js_, options_.dead_stream, options_.dead_prefix + ">", js_LimitsPolicy, {}));
+  FUNCD_ASSIGN_OR_RETURN(ack_wait_, EnsureConsumer(js_, options_));
   jsSubOptions sub_options;
   jsSubOptions_Init(&sub_options);
   sub_options.Stream = options_.stream.c_str();
@@ -162,12 +126,35 @@ Result<void> JetStreamQueue::Connect() {
 
 JetStreamQueue::~JetStreamQueue() {
   Close();
-  fetch_pool_.join();  // Next() returns within fetch_wait once closed
   {
     std::lock_guard lock(stop_mu_);
     stopping_ = true;
   }
   stop_cv_.notify_all();
+  // The settlements queued and the publishes waiting for their pub ack (enqueues, record
+  // writes, settlements sent from a pub ack) get a grace period together. When they do not
+  // make it in time (the server is gone: the pub acks never come, and each blocking call on
+  // the pool would wait for libnats' request timeout in turn) or the connection is down,
+  // closing it fails every call in flight or to come at once; the messages not settled are
+  // delivered again after the ack wait.
+  const auto grace_end = SteadyClock::now() + kShutdownGrace;
+  bool settled = false;
+  {
+    std::unique_lock lock(settle_mu_);
+    settled =
+        settled_cv_.wait_until(lock, grace_end, [&] { return settle_done_ >= settle_submitted_; });
+  }
+  const bool published = WaitPublishes(grace_end);
+  bool closed = false;
+  if (nc_ != nullptr &&
+      (!settled || !published || natsConnection_Status(nc_) != NATS_CONN_STATUS_CONNECTED)) {
+    Logf(
+        "async queue: nats-server unreachable at shutdown: calls not settled are delivered "
+        "again after the ack wait");
+    natsConnection_Close(nc_);
+    closed = true;
+  }
+  fetch_pool_.join();  // Next() returns within fetch_wait once closed
   if (heartbeat_.joinable()) {
     heartbeat_.join();
   }
@@ -186,10 +173,11 @@ JetStreamQueue::~JetStreamQueue() {
     natsMsg_Nak(held.msg, nullptr);
     natsMsg_Destroy(held.msg);
   }
-  // Pub acks still due may hand work to the pool: wait for them first.
-  DrainPublishes();
+  // Pub acks still due may hand work to the pool: wait for them first (not at all once the
+  // connection is closed: none can come; their waiters fail now, quickly).
+  DrainPublishes(closed ? SteadyClock::now() : SteadyClock::now() + options_.publish_wait);
   pool_.join();
-  if (nc_ != nullptr) {
+  if (nc_ != nullptr && !natsConnection_IsClosed(nc_)) {
     // The last acks out; bounded, the server may be gone already.
     natsConnection_FlushTimeout(nc_, 1000);
   }
@@ -225,8 +213,9 @@ void JetStreamQueue::Flush() {
 
 void JetStreamQueue::HeartbeatLoop() {
   const auto progress_every =
-      std::max<std::chrono::nanoseconds>(options_.ack_wait / 3, std::chrono::milliseconds(100));
+      std::max<std::chrono::nanoseconds>(ack_wait_ / 3, std::chrono::milliseconds(100));
   auto next_progress = SteadyClock::now() + progress_every;
+  auto next_expiry = SteadyClock::now();
   const std::string filter = options_.subject_prefix + ">";
   for (;;) {
     {
@@ -259,6 +248,12 @@ void JetStreamQueue::HeartbeatLoop() {
       }
     }
     for (const auto& [token, call_id] : running) {
+      // With the server away each read may wait for libnats' timeout: the overdue pub acks
+      // (enqueues waiting to be refused) are not held up behind all of them.
+      if (SteadyClock::now() >= next_expiry) {
+        ExpirePublishes();
+        next_expiry = SteadyClock::now() + kHeartbeat;
+      }
       Result<CallStatus> record = GetRecordBlocking(call_id, nullptr);
       if (record && record->state == CallState::kCancelled) {
         std::lock_guard lock(mu_);
@@ -268,6 +263,7 @@ void JetStreamQueue::HeartbeatLoop() {
       }
     }
     ExpirePublishes();
+    next_expiry = SteadyClock::now() + kHeartbeat;
     // Depths: messages per subject, which includes the ones in flight anywhere.
     jsOptions js_options;
     jsOptions_Init(&js_options);
@@ -352,8 +348,13 @@ asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
     PutRecordAsync(
         record, 0, [this, call_id = record.call_id, framed, subject, resume](const PubResult& put) {
           if (!put.ok()) {
-            resume(MakeError(ErrorCode::kUnavailable,
-                             StrCat("writing the record of call ", call_id, ": ", put.error)));
+            // A put that timed out may still reach the server (libnats keeps what it could
+            // not send while reconnecting): the delete follows it, in order, so that no
+            // "queued" record is left behind for a call that was refused.
+            FailEnqueue(call_id,
+                        MakeError(ErrorCode::kUnavailable,
+                                  StrCat("writing the record of call ", call_id, ": ", put.error)),
+                        resume);
             return;
           }
           natsMsg* msg = nullptr;
@@ -364,7 +365,7 @@ asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
           }
           if (s != NATS_OK) {
             natsMsg_Destroy(msg);
-            resume(NatsError("publishing the call", s));
+            FailEnqueue(call_id, NatsError("publishing the call", s), resume);
             return;
           }
           PublishAsync(msg, 0, [this, call_id, resume](const PubResult& published) {
@@ -372,14 +373,33 @@ asio::awaitable<Result<void>> JetStreamQueue::Enqueue(Message message) {
               resume(Ok());
               return;
             }
-            // Not stored (as far as we know): the record goes, off this thread.
-            asio::post(pool_, [this, call_id] { kvStore_Delete(kv_, CallKey(call_id).c_str()); });
-            resume(MakeError(ErrorCode::kUnavailable,
-                             StrCat("publishing call ", call_id, ": ", published.error)));
+            Error error = MakeError(ErrorCode::kUnavailable,
+                                    StrCat("publishing call ", call_id, ": ", published.error));
+            // The stream's limit (max_pending, "discard new") refuses it: "maximum messages
+            // exceeded", which the server reports as this generic store error.
+            if (published.js_err == JSStreamStoreFailedErr) {
+              error = MakeError(ErrorCode::kResourceExhausted,
+                                StrCat("the async queue is full (", error.message, ")"));
+            }
+            // Not stored (as far as we know): the record goes.
+            FailEnqueue(call_id, std::move(error), resume);
           });
         });
   };
   co_return co_await Suspend<Result<void>>(std::move(start));
+}
+
+void JetStreamQueue::FailEnqueue(std::string call_id, Error error, Resume<Result<void>> resume) {
+  // Off the pub-ack thread (the delete waits for its reply); the caller resumes once the
+  // delete is done, so that the refused call's status is "not found" when it hears of it.
+  asio::post(pool_, [this, call_id = std::move(call_id), error = std::move(error),
+                     resume = std::move(resume)]() mutable {
+    if (natsStatus s = kvStore_Delete(kv_, CallKey(call_id).c_str()); s != NATS_OK) {
+      Logf("async queue: %s",
+           NatsError(StrCat("deleting the record of refused call ", call_id), s).message.c_str());
+    }
+    resume(std::move(error));
+  });
 }
 
 // ---------------------------------------------------------------------------------------

@@ -67,7 +67,16 @@ struct JetStreamOptions {
   std::string subject_prefix = "funcd.async.";
   std::string dead_prefix = "funcd.dead.";
   // Without an ack or an "in progress" for this long, the server delivers a message again.
+  // It is the shared consumer's setting: when the consumer exists already with another
+  // value, Open adopts that value, or fails if `ack_wait_given` (queue URL ?ack_wait=).
   std::chrono::nanoseconds ack_wait = std::chrono::seconds(30);
+  bool ack_wait_given = false;
+  // Messages in the stream (calls queued, retrying or running, in every process) beyond
+  // which Enqueue fails with kResourceExhausted: the stream's MaxMsgs with "discard new",
+  // set by Open for every process sharing the stream. 0: no limit; unset: keep the stream's
+  // (none for a new stream). Open raises or removes an existing stream's limit, but refuses
+  // to lower it (kFailedPrecondition): nats-server would drop stored calls.
+  std::optional<std::int64_t> max_pending;
   // Call records expire from the KV bucket after this long (0: never).
   std::chrono::nanoseconds record_ttl = std::chrono::hours(24);
   // The longest one fetch waits for messages.
@@ -82,7 +91,8 @@ struct JetStreamOptions {
 class JetStreamQueue final : public Queue {
  public:
   // Connects, creates (or reuses) the streams, the consumer and the bucket.
-  // Errors: kUnavailable (no server, no JetStream), kInvalidArgument (bad URL).
+  // Errors: kUnavailable (no server, no JetStream), kInvalidArgument (bad URL),
+  // kFailedPrecondition (ack_wait or max_pending at odds with the shared consumer or stream).
   static Result<std::unique_ptr<JetStreamQueue>> Open(JetStreamOptions options);
   // Gives back the deliveries still held, waits for pending settlements, disconnects.
   ~JetStreamQueue() override;
@@ -129,6 +139,9 @@ class JetStreamQueue final : public Queue {
   struct PubResult {
     std::uint64_t sequence = 0;  // the stream sequence: a KV record's new revision
     std::string error;           // empty when stored
+    // The server's JetStream error code (a jsErrCode) when it refused the message; 0 when
+    // stored, or when it failed otherwise (not sent, no pub ack in time, shutting down).
+    int js_err = 0;
     bool ok() const { return error.empty(); }
   };
   // Runs on libnats' pub-ack thread (or inline when the publish could not be sent): quick,
@@ -144,10 +157,16 @@ class JetStreamQueue final : public Queue {
   // Writes a call record asynchronously (compare-and-set when `expect_revision` != 0).
   void PutRecordAsync(const CallStatus& status, std::uint64_t expect_revision, PubDone done);
   static void OnPubAck(__jsCtx* js, __natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure);
+  // A failed Enqueue: on the pool, deletes the record it may have written (after the put
+  // when that timed out: on the same connection, so in order), then resumes the caller
+  // with `error`.
+  void FailEnqueue(std::string call_id, Error error, std::function<void(Result<void>)> resume);
   // Fails the publishes whose pub ack is overdue (lost with a connection, say).
   void ExpirePublishes();
-  // Waits (at most publish_wait and a second) for the pub acks still due; fails the rest.
-  void DrainPublishes();
+  // Waits until `deadline` at most for the pub acks still due; fails the rest.
+  void DrainPublishes(std::chrono::steady_clock::time_point deadline);
+  // Waits until `deadline` at most for every pub ack due; true when none is left.
+  bool WaitPublishes(std::chrono::steady_clock::time_point deadline);
   // A settlement started / finished (Flush waits for them).
   void SettleBegin();
   void SettleEnd();
@@ -206,6 +225,7 @@ class JetStreamQueue final : public Queue {
   std::optional<Held> TakeLocked(std::uint64_t token);
 
   const JetStreamOptions options_;
+  std::chrono::nanoseconds ack_wait_{0};  // the consumer's; set by Connect, before any thread
   __natsConnection* nc_ = nullptr;
   __jsCtx* js_ = nullptr;
   __kvStore* kv_ = nullptr;
