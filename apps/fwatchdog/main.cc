@@ -49,7 +49,8 @@ Runs a function behind an HTTP server on $port (default 8080). Configured by env
   ready_path           /_/ready calls the function at this path
   static_path          static mode root (default /home/app/public)
   metrics_port         Prometheus /metrics port (default 8081; 0 disables)
-  fwatchdog_threads    I/O threads (default 1)
+  fwatchdog_threads    I/O threads (default: one per CPU, at least 2, in the forking
+                       modes; 1 in http and static mode)
   listen_fd            serve on this inherited listening socket instead of port
 
 Endpoints: /_/health (200 when ready), /_/ready, everything else goes to the function.

@@ -1,5 +1,8 @@
 #include "watchdog/config.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "common/strings.h"
 #include "common/subprocess.h"
 
@@ -74,7 +77,15 @@ Result<Config> Config::FromEnvironment(const Environment& env) {
     }
     c.metrics_port = static_cast<int>(*parsed);
   }
-  c.threads = static_cast<int>(std::clamp<std::int64_t>(env.GetInt("fwatchdog_threads", 1), 1, 64));
+  // The forking modes block an I/O thread for every spawn (vfork waits for the child's
+  // exec): with one thread, concurrent requests spawn one after the other and nothing else
+  // is served meanwhile. They get a thread per CPU (at least 2); the proxying modes one.
+  const bool forking =
+      c.mode == Mode::kClassic || c.mode == Mode::kStreaming || c.mode == Mode::kSerializing;
+  const std::int64_t default_threads =
+      forking ? std::max<std::int64_t>(2, std::thread::hardware_concurrency()) : 1;
+  c.threads = static_cast<int>(
+      std::clamp<std::int64_t>(env.GetInt("fwatchdog_threads", default_threads), 1, 64));
 
   c.read_timeout = env.GetDuration("read_timeout", 30s);
   c.write_timeout = env.GetDuration("write_timeout", 30s);

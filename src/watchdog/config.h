@@ -28,7 +28,7 @@ struct Config {
   int listen_fd = -1;                    // funcd extension: an inherited listening socket
   int ready_fd = -1;        // funcd extension: one byte is written here (then closed) once serving
   int metrics_port = 8081;  // 0 disables the metrics listener
-  int threads = 1;          // funcd extension: I/O threads
+  int threads = 1;          // funcd extension: I/O threads (forking modes: one per CPU, >= 2)
 
   Duration read_timeout{};
   Duration write_timeout{};
