@@ -343,8 +343,34 @@ asio::awaitable<void> Server::AcceptLoop(Worker& worker, std::size_t acceptor_in
       co_await pause.async_wait(kUseAwaitableNoThrow);
       continue;
     }
-    asio::co_spawn(worker.context, ServeConnection(worker, Socket(std::move(socket))),
-                   LogExceptions{"connection"});
+    // Connections go to the I/O threads in turn. Each thread's acceptor takes what the
+    // kernel gives it (SO_REUSEPORT spreads connections by a hash of their addresses), so two
+    // connections would share one thread half of the time: a waste when each request
+    // blocks its thread for a while (fwatchdog's spawns).
+    Worker& target =
+        *workers_[next_worker_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
+    if (&target == &worker) {
+      asio::co_spawn(worker.context, ServeConnection(worker, Socket(std::move(socket))),
+                     LogExceptions{"connection"});
+      continue;
+    }
+    const asio::generic::stream_protocol protocol = socket.local_endpoint().protocol();
+    error_code release_ec;
+    const int fd = socket.release(release_ec);
+    if (release_ec) {
+      continue;  // the socket is closed with it
+    }
+    asio::post(target.context, [this, &target, protocol, fd] {
+      Socket moved(target.context);
+      error_code assign_ec;
+      moved.assign(protocol, fd, assign_ec);
+      if (assign_ec) {
+        ::close(fd);
+        return;
+      }
+      asio::co_spawn(target.context, ServeConnection(target, std::move(moved)),
+                     LogExceptions{"connection"});
+    });
   }
 }
 

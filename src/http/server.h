@@ -160,6 +160,7 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::int64_t> connections_{0};
+  std::atomic<std::size_t> next_worker_{0};  // round-robin hand-out of accepted connections
 };
 
 }  // namespace funcd::http
