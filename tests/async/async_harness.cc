@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
 #include <thread>
 
 #include "common/strings.h"
@@ -229,6 +230,37 @@ FuncdOptions AsyncTest::Options() const {
   }
   options.extra_args = AsyncArgs(std::move(extra));
   return options;
+}
+
+std::size_t NeverCalledBack(const CallbackReceiver& receiver, const std::vector<char>& accepted,
+                            std::string_view prefix) {
+  std::vector<char> seen(accepted.size(), 0);
+  for (const ReceivedCallback& callback : receiver.Callbacks()) {
+    if (callback.call_id.starts_with(prefix)) {
+      const auto i = static_cast<std::size_t>(std::atoll(callback.call_id.c_str() + prefix.size()));
+      if (i < seen.size()) {
+        seen[i] = 1;
+      }
+    }
+  }
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < accepted.size(); ++i) {
+    n += accepted[i] && !seen[i] ? 1 : 0;
+  }
+  return n;
+}
+
+CallbackTally TallyCallbacks(const CallbackReceiver& receiver) {
+  CallbackTally tally;
+  std::map<std::string, int> per_call;
+  for (const ReceivedCallback& callback : receiver.Callbacks()) {
+    ++per_call[callback.call_id];
+    tally.failed_status += callback.function_status == 200 ? 0 : 1;
+  }
+  for (const auto& [call_id, count] : per_call) {
+    tally.duplicates += static_cast<std::size_t>(count - 1);
+  }
+  return tally;
 }
 
 }  // namespace funcd::testing

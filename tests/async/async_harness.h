@@ -42,6 +42,19 @@ struct AttemptReport {
   std::chrono::steady_clock::time_point at;
 };
 
+class CallbackReceiver;
+
+// The durability tests' tallies over what a receiver got. Call ids are `prefix` + an index
+// below accepted.size(); accepted[i] is nonzero for the calls funcd answered 202.
+// How many accepted calls were never called back.
+std::size_t NeverCalledBack(const CallbackReceiver& receiver, const std::vector<char>& accepted,
+                            std::string_view prefix);
+struct CallbackTally {
+  std::size_t duplicates = 0;     // callbacks beyond the first of their call
+  std::size_t failed_status = 0;  // callbacks whose X-Function-Status is not 200
+};
+CallbackTally TallyCallbacks(const CallbackReceiver& receiver);
+
 // An HTTP server on 127.0.0.1:0 with a thread of its own. POST /attempt records an attempt
 // report; any other request records a callback. Thread-safe.
 class CallbackReceiver {

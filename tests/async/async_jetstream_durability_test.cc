@@ -140,22 +140,7 @@ TEST_F(AsyncJetStreamDurabilityTest, EveryAcceptedCallIsDeliveredAcrossKillNine)
   ASSERT_EQ(accepted_count.load(), calls);
 
   // Every accepted call id is called back at least once.
-  auto missing = [&] {
-    std::vector<char> seen(calls, 0);
-    for (const ReceivedCallback& callback : receiver_.Callbacks()) {
-      if (callback.call_id.starts_with("durable-")) {
-        const auto i = static_cast<std::size_t>(std::atoll(callback.call_id.c_str() + 8));
-        if (i < calls) {
-          seen[i] = 1;
-        }
-      }
-    }
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < calls; ++i) {
-      n += accepted[i] && !seen[i] ? 1 : 0;
-    }
-    return n;
-  };
+  auto missing = [&] { return NeverCalledBack(receiver_, accepted, "durable-"); };
   EXPECT_TRUE(Eventually([&] { return missing() == 0; }, std::chrono::seconds(90),
                          std::chrono::milliseconds(200)))
       << missing() << " accepted calls never called back (seed " << seed << ")\n"
@@ -163,16 +148,7 @@ TEST_F(AsyncJetStreamDurabilityTest, EveryAcceptedCallIsDeliveredAcrossKillNine)
       << funcd().process().Log().substr(0, 20000);
   const auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started);
 
-  std::map<std::string, int> per_call;
-  std::size_t failed_status = 0;
-  for (const ReceivedCallback& callback : receiver_.Callbacks()) {
-    ++per_call[callback.call_id];
-    failed_status += callback.function_status == 200 ? 0 : 1;
-  }
-  std::size_t duplicates = 0;
-  for (const auto& [call_id, count] : per_call) {
-    duplicates += static_cast<std::size_t>(count - 1);
-  }
+  const auto [duplicates, failed_status] = TallyCallbacks(receiver_);
   std::cout << calls << " calls accepted, " << kFuncdKills
             << " kills of funcd and 1 of nats-server (seed " << seed << "), "
             << receiver_.CallbackCount() << " callbacks, " << duplicates << " duplicate callbacks, "

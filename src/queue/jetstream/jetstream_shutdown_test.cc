@@ -30,6 +30,26 @@ Message Call(std::string call_id) {
   return m;
 }
 
+// Enqueues `count` calls ("<prefix><i>") and takes every one of them, as running attempts;
+// none (and a test failure) if an enqueue fails.
+std::vector<Delivery> EnqueueAndTake(JetStreamQueue& q, std::string_view prefix,
+                                     std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    auto stored = RunSync(q.Enqueue(Call(StrCat(prefix, i))));
+    if (!stored) {
+      ADD_FAILURE() << stored.error().message;
+      return {};
+    }
+  }
+  std::vector<Delivery> taken;
+  while (taken.size() < count) {
+    for (Delivery& d : RunSync(q.Next(count, AdmitAll))) {
+      taken.push_back(std::move(d));
+    }
+  }
+  return taken;
+}
+
 TEST(JetStreamShutdownTest, ShutdownIsBoundedWhenTheServerIsGone) {
   NatsServer server(0, NatsServer::Mode::kJetStream);
   ASSERT_TRUE(server.ok()) << server.log();
@@ -43,16 +63,8 @@ TEST(JetStreamShutdownTest, ShutdownIsBoundedWhenTheServerIsGone) {
 
   // More calls in flight than threads, as a busy funcd has at shutdown.
   constexpr std::size_t kCalls = 64;
-  for (std::size_t i = 0; i < kCalls; ++i) {
-    auto stored = RunSync(q->Enqueue(Call(StrCat("s", i))));
-    ASSERT_TRUE(stored) << stored.error().message;
-  }
-  std::vector<Delivery> taken;
-  while (taken.size() < kCalls) {
-    for (Delivery& d : RunSync(q->Next(kCalls, AdmitAll))) {
-      taken.push_back(std::move(d));
-    }
-  }
+  std::vector<Delivery> taken = EnqueueAndTake(*q, "s", kCalls);
+  ASSERT_FALSE(HasFailure());
 
   server.Kill();
   // Each settlement is a record read and write: with the server gone, each waits for
@@ -83,16 +95,8 @@ TEST(JetStreamShutdownTest, AnEnqueueIsRefusedInTimeWhileManyAttemptsRunWithoutA
   ASSERT_TRUE(opened) << opened.error().message;
   std::unique_ptr<JetStreamQueue> q = std::move(*opened);
   constexpr std::size_t kCalls = 16;
-  for (std::size_t i = 0; i < kCalls; ++i) {
-    auto stored = RunSync(q->Enqueue(Call(StrCat("r", i))));
-    ASSERT_TRUE(stored) << stored.error().message;
-  }
-  std::vector<Delivery> taken;
-  while (taken.size() < kCalls) {
-    for (Delivery& d : RunSync(q->Next(kCalls, AdmitAll))) {
-      taken.push_back(std::move(d));
-    }
-  }
+  std::vector<Delivery> taken = EnqueueAndTake(*q, "r", kCalls);
+  ASSERT_FALSE(HasFailure());
   server.Kill();
   const auto start = std::chrono::steady_clock::now();
   auto refused = RunSync(q->Enqueue(Call("during")));
