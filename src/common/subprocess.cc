@@ -209,10 +209,12 @@ asio::awaitable<ExitStatus> ChildProcess::Wait() {
   // A short-lived process has often exited by the time its owner waits (its output ended):
   // then no pidfd is needed. WNOWAIT leaves it a zombie, so its pid (and process group id)
   // cannot be reused before the group is killed below.
-  siginfo_t info{};
-  bool exited = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                info.si_pid == pid_;
-  while (!exited) {
+  auto exited = [pid = pid_] {
+    siginfo_t probe{};
+    return ::waitid(P_PID, static_cast<id_t>(pid), &probe, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           probe.si_pid == pid;
+  };
+  while (!exited()) {
     int pidfd = PidfdOpen(pid_);
     if (pidfd >= 0) {
       Pipe waiter(executor_, pidfd);
@@ -224,12 +226,9 @@ asio::awaitable<ExitStatus> ChildProcess::Wait() {
     // No descriptor to spare (EMFILE): poll.
     asio::steady_timer timer(executor_, std::chrono::milliseconds(10));
     co_await timer.async_wait(kUseAwaitableNoThrow);
-    info = {};
-    exited = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-             info.si_pid == pid_;
   }
   ::kill(-pid_, SIGKILL);
-  info = {};
+  siginfo_t info{};
   int rc;
   while ((rc = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED)) < 0 && errno == EINTR) {
   }
