@@ -67,3 +67,29 @@ function(funcd_fuzz name)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(${name} PRIVATE Boost::headers ${ARG_DEPS})
 endfunction()
+
+# funcd_lazy_library(PREFIX LIBRARY): for a library opened with dlopen on first use
+# (src/common/lazy_library.h), sets PREFIX_SONAME to the DT_SONAME of the shared library file
+# LIBRARY (the one pkg-config or find_package found, so that dlopen opens the version the code
+# was compiled against) and PREFIX_PACKAGE to the Debian package holding it ("" when dpkg does
+# not know it), for the error message when it is missing.
+function(funcd_lazy_library prefix library)
+  execute_process(COMMAND ${CMAKE_OBJDUMP} -p ${library}
+                  OUTPUT_VARIABLE dump RESULT_VARIABLE status ERROR_QUIET)
+  if(NOT status EQUAL 0 OR NOT dump MATCHES "SONAME[ \t]+([^ \t\r\n]+)")
+    message(FATAL_ERROR "cannot read the SONAME of ${library} with ${CMAKE_OBJDUMP} -p")
+  endif()
+  set(soname ${CMAKE_MATCH_1})
+  set(package "")
+  find_program(FUNCD_DPKG_QUERY dpkg-query)
+  if(FUNCD_DPKG_QUERY)
+    execute_process(COMMAND ${FUNCD_DPKG_QUERY} -S "*/${soname}"
+                    OUTPUT_VARIABLE owner RESULT_VARIABLE status ERROR_QUIET)
+    if(status EQUAL 0 AND owner MATCHES "^([^:, ]+)")
+      set(package ${CMAKE_MATCH_1})
+    endif()
+  endif()
+  message(STATUS "${prefix}: ${soname} (package ${package}), opened on first use")
+  set(${prefix}_SONAME ${soname} PARENT_SCOPE)
+  set(${prefix}_PACKAGE "${package}" PARENT_SCOPE)
+endfunction()
