@@ -88,8 +88,8 @@ Result<GatewayRequest> InvokeRequest(const InvokeFlags& flags) {
   }
   request.body = ReadStdin();
   if (!flags.sign.empty()) {
-    request.headers.emplace_back(flags.sign,
-                                 StrCat("sha256=", HmacSha256Hex(flags.key, request.body)));
+    FUNCD_ASSIGN_OR_RETURN(std::string signature, HmacSha256Hex(flags.key, request.body));
+    request.headers.emplace_back(flags.sign, StrCat("sha256=", signature));
   }
   return request;
 }

@@ -1,7 +1,5 @@
 #include "cli/package_store.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 #include <vector>
 
 #include "cli/files.h"
+#include "common/libcrypto.h"
 #include "common/strings.h"
 
 namespace funcd::cli {
@@ -39,6 +38,15 @@ struct MdContextDeleter {
 };
 using MdContext = std::unique_ptr<EVP_MD_CTX, MdContextDeleter>;
 
+// libcrypto is opened at the first digest, not at start-up (common/libcrypto.h).
+Result<void> LoadLibCrypto() {
+  if (auto loaded = libcrypto.Load(); !loaded) {
+    return Error{loaded.error().code,
+                 StrCat("package digests need libcrypto: ", loaded.error().message)};
+  }
+  return Ok();
+}
+
 bool ValidNameChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
          c == '_' || c == '.';
@@ -46,14 +54,16 @@ bool ValidNameChar(char c) {
 
 }  // namespace
 
-std::string Sha256Hex(std::string_view data) {
+Result<std::string> Sha256Hex(std::string_view data) {
+  FUNCD_RETURN_IF_ERROR(LoadLibCrypto());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   EVP_Digest(data.data(), data.size(), digest, &size, EVP_sha256(), nullptr);
   return Hex(digest, size);
 }
 
-std::string HmacSha256Hex(std::string_view key, std::string_view data) {
+Result<std::string> HmacSha256Hex(std::string_view key, std::string_view data) {
+  FUNCD_RETURN_IF_ERROR(LoadLibCrypto());
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
@@ -116,6 +126,7 @@ Result<std::string> DigestTree(const std::string& root) {
     return Error{ErrorCode::kInternal, StrCat("cannot read ", root, ": ", ec.message())};
   }
   std::sort(entries.begin(), entries.end());
+  FUNCD_RETURN_IF_ERROR(LoadLibCrypto());
   MdContext context(EVP_MD_CTX_new());
   EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
   auto feed = [&](std::string_view bytes) {

@@ -34,7 +34,7 @@ std::string DefaultStateDirFromEnv();
 
 // A content digest of the tree under `root`: SHA-256 over every entry's relative path, type,
 // executable bit, and content (or symlink target), in path order. "sha256-<64 hex>".
-// Errors: kInternal (unreadable files).
+// Errors: kInternal (unreadable files), kFailedPrecondition (libcrypto is not installed).
 Result<std::string> DigestTree(const std::string& root);
 
 struct InstalledPackage {
@@ -68,9 +68,10 @@ class PackageStore {
   const std::string packages_dir_;
 };
 
-// SHA-256 of `data` as 64 lower-case hex digits.
-std::string Sha256Hex(std::string_view data);
-// HMAC-SHA256 of `data` with `key` as 64 lower-case hex digits.
-std::string HmacSha256Hex(std::string_view key, std::string_view data);
+// SHA-256 of `data` as 64 lower-case hex digits. Errors: kFailedPrecondition (libcrypto, opened
+// at the first digest, is not installed).
+Result<std::string> Sha256Hex(std::string_view data);
+// HMAC-SHA256 of `data` with `key` as 64 lower-case hex digits. Errors: as Sha256Hex.
+Result<std::string> HmacSha256Hex(std::string_view key, std::string_view data);
 
 }  // namespace funcd::cli

@@ -2,8 +2,6 @@
 
 // Shared by the files of the JetStream queue (not part of its interface).
 
-#include <nats/nats.h>
-
 #include <boost/asio/async_result.hpp>
 #include <chrono>
 #include <cstdint>
@@ -15,6 +13,7 @@
 #include <utility>
 
 #include "common/asio.h"
+#include "common/libnats.h"
 #include "common/result.h"
 #include "queue/jetstream/jetstream_queue.h"
 

@@ -1,7 +1,6 @@
 // JetStreamQueue: call status, cancellation and dead letters (management).
 
-#include <nats/nats.h>
-
+#include "common/libnats.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "queue/jetstream/internal.h"

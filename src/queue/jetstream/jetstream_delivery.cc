@@ -1,10 +1,9 @@
 // JetStreamQueue: delivery (fetching, marking calls running, handing them to the workers).
 
-#include <nats/nats.h>
-
 #include <algorithm>
 #include <latch>
 
+#include "common/libnats.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "queue/jetstream/internal.h"

@@ -1,7 +1,6 @@
 // JetStreamQueue: asynchronous publishes (pub acks matched to their waiters).
 
-#include <nats/nats.h>
-
+#include "common/libnats.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "queue/jetstream/internal.h"

@@ -1,10 +1,9 @@
 #include "queue/jetstream/jetstream_queue.h"
 
-#include <nats/nats.h>
-
 #include <algorithm>
 #include <boost/asio/async_result.hpp>
 
+#include "common/libnats.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "queue/jetstream/internal.h"
@@ -51,6 +50,11 @@ Result<std::unique_ptr<JetStreamQueue>> JetStreamQueue::Open(JetStreamOptions op
   if (!options.url.starts_with("nats://")) {
     return MakeError(ErrorCode::kInvalidArgument,
                      StrCat("a JetStream queue wants nats://HOST:PORT, got \"", options.url, "\""));
+  }
+  // libnats is opened here, not at start-up (common/libnats.h).
+  if (auto loaded = libnats.Load(); !loaded) {
+    return MakeError(loaded.error().code,
+                     StrCat("a JetStream queue needs libnats: ", loaded.error().message));
   }
   std::unique_ptr<JetStreamQueue> queue(new JetStreamQueue(std::move(options)));
   FUNCD_RETURN_IF_ERROR(queue->Connect());

@@ -1,9 +1,8 @@
 // The streams and the consumer of the JetStream queue: created by the first process, checked
 // and shared by the others (internal.h).
 
-#include <nats/nats.h>
-
 #include "common/config.h"
+#include "common/libnats.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "queue/jetstream/internal.h"

@@ -1,11 +1,10 @@
 #include "triggers/mqtt/mqtt_connector.h"
 
-#include <mosquitto.h>
-
 #include <map>
 #include <mutex>
 #include <set>
 
+#include "common/libmosquitto.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "common/uuid.h"
@@ -254,6 +253,10 @@ Result<std::unique_ptr<MqttConnector>> MqttConnector::Connect(const std::string&
                                                               Dispatcher& dispatcher,
                                                               ExecutorPicker pick_executor) {
   FUNCD_ASSIGN_OR_RETURN(MqttUrl parsed, ParseMqttUrl(url));
+  // libmosquitto is opened here, not at start-up (common/libmosquitto.h).
+  if (auto loaded = libmosquitto.Load(); !loaded) {
+    return Error{loaded.error().code, StrCat("mqtt: ", loaded.error().message)};
+  }
   static std::once_flag init;
   std::call_once(init, [] { mosquitto_lib_init(); });  // process-wide, never undone
 

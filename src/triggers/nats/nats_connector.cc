@@ -1,13 +1,12 @@
 #include "triggers/nats/nats_connector.h"
 
-#include <nats/nats.h>
-
 #include <boost/asio/thread_pool.hpp>
 #include <condition_variable>
 #include <cstdlib>
 #include <map>
 #include <mutex>
 
+#include "common/libnats.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -338,6 +337,10 @@ Result<std::unique_ptr<NatsConnector>> NatsConnector::Connect(const std::string&
                                                               Dispatcher& dispatcher,
                                                               ExecutorPicker pick_executor) {
   FUNCD_RETURN_IF_ERROR(CheckNatsUrl(url));
+  // libnats is opened here, not at start-up (common/libnats.h).
+  if (auto loaded = libnats.Load(); !loaded) {
+    return Error{loaded.error().code, StrCat("nats: ", loaded.error().message)};
+  }
   auto state = std::make_shared<State>();
   state->dispatcher = &dispatcher;
   state->pick_executor = std::move(pick_executor);
