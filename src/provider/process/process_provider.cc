@@ -561,8 +561,10 @@ void ProcessProvider::Wake(const std::shared_ptr<Function>& fn,
   instance->routing =
       std::make_shared<Replica>(next_id_++, instance->endpoint, instance->name,
                                 instance->max_inflight, StartTimes{requested, requested, now});
-  fn->set->Add(instance->routing);
+  // The event first: once added, the replica may answer a waiting call on another thread
+  // before this one goes on.
   Event(*fn, instance->name, "woken from standby");
+  fn->set->Add(instance->routing);
 }
 
 asio::awaitable<void> ProcessProvider::Drain(std::shared_ptr<Instance> instance) {
