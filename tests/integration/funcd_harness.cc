@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -61,6 +62,14 @@ FuncdServer::FuncdServer(std::string state_dir, FuncdOptions options)
 FuncdServer::~FuncdServer() {
   if (process_ && process_->started() && !stopped_) {
     Stop(std::chrono::seconds(15));
+  }
+  // A failed test shows what funcd said: a flake seen once in CI is otherwise a guess.
+  if (process_ && ::testing::Test::HasFailure()) {
+    const std::string log = process_->Log();
+    constexpr size_t kTail = 16384;
+    std::fprintf(stderr, "---- funcd serve log%s ----\n%s\n---- end of funcd serve log ----\n",
+                 log.size() > kTail ? " (its end)" : "",
+                 log.size() > kTail ? log.c_str() + log.size() - kTail : log.c_str());
   }
 }
 
