@@ -75,6 +75,39 @@ struct Invoker::Started {
   bool function_limit = false;  // the deadline is the function's own
 };
 
+// Passes a call on to another replica when the one it was admitted to refuses connections
+// (the replica died or stopped listening and the runtime has not removed it yet): that
+// replica is passed over for a while, and the call is admitted again.
+class Invoker::Rerouter final : public http::Rerouter {
+ public:
+  Rerouter(Invoker& invoker, const FunctionEntry& entry, std::shared_ptr<provider::Replica> replica,
+           Clock::time_point deadline)
+      : invoker_(invoker), entry_(entry), replica_(std::move(replica)), deadline_(deadline) {}
+
+  asio::awaitable<http::ConnectionPool*> Next(const Error& error) override {
+    Logf("invoke %s: replica %s refused the connection (%s); trying another", entry_.key.c_str(),
+         replica_->instance.c_str(), error.message.c_str());
+    entry_.replicas->MarkUnreachable(*replica_);
+    entry_.replicas->Release(replica_);
+    replica_.reset();
+    Admission admission = co_await invoker_.Admit(entry_, deadline_);
+    if (!admission.replica) {
+      co_return nullptr;
+    }
+    replica_ = std::move(admission.replica);
+    co_return &PoolFor(replica_, co_await asio::this_coro::executor);
+  }
+
+  // The replica the call holds now (nullptr once a reroute found none).
+  const std::shared_ptr<provider::Replica>& replica() const { return replica_; }
+
+ private:
+  Invoker& invoker_;
+  const FunctionEntry& entry_;
+  std::shared_ptr<provider::Replica> replica_;
+  const Clock::time_point deadline_;
+};
+
 Invoker::Invoker(FunctionTable& functions, GatewayMetrics& metrics, InvokerOptions options,
                  InvokerHooks hooks)
     : functions_(functions),
@@ -181,7 +214,9 @@ asio::awaitable<Invoker::Admission> Invoker::Admit(const FunctionEntry& entry,
     }
   }
   while (!(admission.replica = set.Acquire()) && Clock::now() < deadline) {
-    co_await waiter->Wait(deadline);
+    // A replica passed over as unreachable wakes nobody when its period ends: look again.
+    co_await waiter->Wait(
+        std::min(deadline, Clock::now() + provider::ReplicaSet::kUnreachablePeriod));
   }
   set.RemoveWaiter(waiter);
   if (!admission.replica) {
@@ -242,9 +277,10 @@ asio::awaitable<void> Invoker::Invoke(http::ServerExchange& exchange, const Rout
     }
     co_await exchange.Respond(status, admission.message);
   } else {
-    const std::shared_ptr<provider::Replica>& replica = admission.replica;
+    Rerouter rerouter(*this, entry, std::move(admission.replica), call.deadline);
     http::ProxyOptions proxy;
     proxy.deadline = call.deadline;
+    proxy.reroute = &rerouter;
     // One pointer of capture: fits std::function's small buffer, no allocation.
     proxy.on_response_head = [echo = &echo](http::ResponseHead& response) {
       if (echo->generated_call_id) {
@@ -253,9 +289,13 @@ asio::awaitable<void> Invoker::Invoke(http::ServerExchange& exchange, const Rout
       response.insert("X-Start-Time", echo->StartTime());
     };
     http::ProxyResult result = co_await http::Proxy(
-        exchange, PoolFor(replica, exchange.connection().executor()), std::move(proxy));
-    entry.replicas->Release(replica);
-    Served(entry, *replica);
+        exchange, PoolFor(rerouter.replica(), exchange.connection().executor()), std::move(proxy));
+    // The replica that served (or last failed) the call; none when a reroute found none.
+    const std::shared_ptr<provider::Replica> replica = rerouter.replica();
+    if (replica) {
+      entry.replicas->Release(replica);
+      Served(entry, *replica);
+    }
     status = result.status;
     if (!result.outcome) {
       const Error& error = result.outcome.error();
@@ -276,8 +316,8 @@ asio::awaitable<void> Invoker::Invoke(http::ServerExchange& exchange, const Rout
                            "\n"));
       } else {
         status = 502;
-        Logf("invoke %s: replica %s: %s", key.c_str(), replica->instance.c_str(),
-             error.message.c_str());
+        Logf("invoke %s: replica %s: %s", key.c_str(),
+             replica ? replica->instance.c_str() : "(none left)", error.message.c_str());
         exchange.response().set("X-OpenFaaS-Internal", "gateway");
         co_await exchange.Respond(status, StrCat("Can't reach service for: ", key, ".\n"));
       }

@@ -80,6 +80,7 @@ class Invoker {
  private:
   struct Admission;
   struct Started;
+  class Rerouter;
   // Looks the function up and counts the call as started; nullopt-like (no entry) when absent.
   Started Start(std::string_view name, std::chrono::nanoseconds timeout,
                 std::string* key_buffer) const;

@@ -66,7 +66,6 @@ asio::awaitable<void> Pump(Connection& from, Connection& to, std::chrono::nanose
 
 struct Relay {
   ServerExchange& exchange;
-  ConnectionPool& pool;
   const ProxyOptions& options;
   ProxyResult result;
 };
@@ -159,7 +158,7 @@ asio::awaitable<Result<bool>> RelayResponse(Relay& relay, Connection& upstream,
 
 asio::awaitable<ProxyResult> Proxy(ServerExchange& exchange, ConnectionPool& pool,
                                    ProxyOptions options) {
-  Relay relay{exchange, pool, options, {}};
+  Relay relay{exchange, options, {}};
   RequestHead& head = exchange.head();
   const bool upgrade = IsUpgradeRequest(head);
   RequestReader& reader = exchange.reader();
@@ -207,15 +206,28 @@ asio::awaitable<ProxyResult> Proxy(ServerExchange& exchange, ConnectionPool& poo
   ApplyFraming(head, framing, framing_length);
   const bool body_complete = reader.done() || options.buffer_request_body;
 
+  ConnectionPool* upstream_pool = &pool;
+  int reroutes = 0;
   for (int attempt = 0; attempt < 2; ++attempt) {
     // No co_await inside ?: — g++ 12 destroys the temporary twice.
     Result<std::unique_ptr<Connection>> acquired = Error{ErrorCode::kUnavailable, ""};
     if (attempt == 0) {
-      acquired = co_await pool.Acquire(options.deadline);
+      acquired = co_await upstream_pool->Acquire(options.deadline);
     } else {
-      acquired = co_await pool.Connect(options.deadline);
+      acquired = co_await upstream_pool->Connect(options.deadline);
     }
     if (!acquired) {
+      // Nothing was sent: another upstream may take the request.
+      constexpr int kMaxReroutes = 3;
+      if (options.reroute != nullptr && acquired.error().code == ErrorCode::kUnavailable &&
+          reroutes < kMaxReroutes) {
+        ++reroutes;
+        if (ConnectionPool* next = co_await options.reroute->Next(acquired.error())) {
+          upstream_pool = next;
+          attempt = -1;  // a pooled connection of the next upstream first
+          continue;
+        }
+      }
       relay.result.outcome = acquired.error();
       co_return relay.result;
     }
@@ -244,7 +256,7 @@ asio::awaitable<ProxyResult> Proxy(ServerExchange& exchange, ConnectionPool& poo
     }
     if (relayed) {
       if (*relayed && writer.finished()) {
-        pool.Release(std::move(upstream));
+        upstream_pool->Release(std::move(upstream));
       }
       relay.result.outcome = Ok();
       co_return relay.result;

@@ -16,6 +16,16 @@
 
 namespace funcd::http {
 
+// Picks another upstream when no connection to the current one can be made: nothing of the
+// request was sent, so it can go elsewhere. The gateway uses it to pass over a replica that
+// refuses connections (it died, or stopped listening) rather than answer 502.
+class Rerouter {
+ public:
+  virtual ~Rerouter() = default;
+  // The pool to try next, or nullptr to give up with `error`.
+  virtual asio::awaitable<ConnectionPool*> Next(const Error& error) = 0;
+};
+
 struct ProxyOptions {
   // The whole exchange must finish by then; until the response head arrives, missing it is
   // a kDeadlineExceeded error (the caller answers 504), after that the response is cut.
@@ -28,6 +38,8 @@ struct ProxyOptions {
   std::function<void(ResponseHead&)> on_response_head;
   // A tunnel with no traffic either way for this long is closed.
   std::chrono::nanoseconds tunnel_idle_timeout = std::chrono::minutes(5);
+  // Asked for another upstream (at most 3 times) when a connection cannot be made.
+  Rerouter* reroute = nullptr;
 };
 
 struct ProxyResult {

@@ -8,10 +8,21 @@ std::shared_ptr<Replica> ReplicaSet::Acquire() {
   std::lock_guard lock(mu_);
   std::shared_ptr<Replica> best;
   std::int64_t best_load = 0;
+  std::int64_t now = 0;  // read only when a replica is marked unreachable
   for (const auto& replica : replicas_) {
     const std::int64_t load = replica->inflight.load(std::memory_order_relaxed);
     if (replica->max_inflight > 0 && load >= replica->max_inflight) {
       continue;
+    }
+    if (const std::int64_t until = replica->unreachable_until.load(std::memory_order_relaxed);
+        until != 0) {
+      if (now == 0) {
+        now = std::chrono::steady_clock::now().time_since_epoch().count();
+      }
+      if (now < until) {
+        continue;
+      }
+      replica->unreachable_until.store(0, std::memory_order_relaxed);
     }
     if (!best || load < best_load) {
       best = replica;
@@ -30,6 +41,13 @@ void ReplicaSet::Release(const std::shared_ptr<Replica>& replica) {
     std::lock_guard lock(mu_);
     WakeAllLocked();  // a full replica has room again
   }
+}
+
+void ReplicaSet::MarkUnreachable(Replica& replica, std::chrono::nanoseconds period) {
+  const auto until = std::chrono::steady_clock::now().time_since_epoch() + period;
+  replica.unreachable_until.store(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(until).count(),
+      std::memory_order_relaxed);
 }
 
 void ReplicaSet::Add(std::shared_ptr<Replica> replica) {

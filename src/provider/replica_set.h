@@ -43,6 +43,8 @@ struct Replica {
   const StartTimes start;
   std::atomic<std::int64_t> inflight{0};
   std::atomic<bool> served{false};  // set by the first call to complete
+  // Steady-clock nanoseconds until which Acquire passes it over (MarkUnreachable); 0: never.
+  std::atomic<std::int64_t> unreachable_until{0};
 };
 
 class ReplicaSet {
@@ -52,6 +54,11 @@ class ReplicaSet {
   std::shared_ptr<Replica> Acquire();
   // Ends a request acquired with Acquire.
   void Release(const std::shared_ptr<Replica>& replica);
+  // A replica refused a connection: Acquire passes it over for `period` (the runtime
+  // removes it meanwhile if it died). Waiters are not woken when the period ends; they
+  // look again at least every kUnreachablePeriod (see gateway::Invoker::Admit).
+  static constexpr std::chrono::milliseconds kUnreachablePeriod{200};
+  void MarkUnreachable(Replica& replica, std::chrono::nanoseconds period = kUnreachablePeriod);
 
   // A ready replica joins; waiting requests are woken.
   void Add(std::shared_ptr<Replica> replica);

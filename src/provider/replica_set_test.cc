@@ -38,6 +38,28 @@ TEST(ReplicaSetTest, RespectsMaxInflight) {
   EXPECT_NE(set.Acquire(), nullptr);
 }
 
+TEST(ReplicaSetTest, AnUnreachableReplicaIsPassedOverForItsPeriod) {
+  ReplicaSet set;
+  set.Add(MakeReplica(1));
+  set.Add(MakeReplica(2));
+  auto first = set.Acquire();
+  ASSERT_EQ(first->id, 1u);
+  set.Release(first);
+  set.MarkUnreachable(*first, std::chrono::milliseconds(50));
+  for (int i = 0; i < 3; ++i) {
+    auto other = set.Acquire();
+    ASSERT_TRUE(other);
+    EXPECT_EQ(other->id, 2u);
+    set.Release(other);
+  }
+  set.MarkUnreachable(*set.List()[1], std::chrono::milliseconds(50));
+  EXPECT_EQ(set.Acquire(), nullptr);  // both passed over: none to give
+  std::this_thread::sleep_for(std::chrono::milliseconds(60));
+  auto again = set.Acquire();
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->id, 1u);  // its period is over
+}
+
 TEST(ReplicaSetTest, RemovedReplicaTakesNoMoreRequests) {
   ReplicaSet set;
   set.Add(MakeReplica(1));

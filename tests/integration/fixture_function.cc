@@ -11,6 +11,7 @@
 //   /ws             switches protocols and echoes raw bytes
 //   /reset          closes the connection without answering
 //   /exit           the process exits with status 3
+//   /unlisten       answers, then stops accepting connections (the process stays up)
 //   /_/health       200 "OK" (for running without a watchdog)
 //   /boot-id        a random token chosen when this process started (tells restarts apart)
 //   /records        requests recorded so far, one JSON object a line (method, X-Topic,
@@ -44,6 +45,8 @@ using namespace std::chrono_literals;
 
 class Fixture final : public http::Handler {
  public:
+  void set_server(http::Server* server) { server_ = server; }
+
   asio::awaitable<void> Serve(http::ServerExchange& ex) override {
     auto target = http::SplitTarget(std::string_view(ex.head().target()));
     std::string path(target.path);
@@ -140,6 +143,12 @@ class Fixture final : public http::Handler {
     } else if (path == "/exit") {
       Logf("fixture exiting on request");
       std::_Exit(3);
+    } else if (path == "/unlisten") {
+      // Alive, but refusing connections from now on: a replica the gateway must pass over.
+      Logf("fixture stops listening on request");
+      ex.CloseAfterResponse();
+      co_await ex.Respond(200, "unlistening\n");
+      asio::co_spawn(executor, server_->Shutdown(std::chrono::seconds(1)), asio::detached);
     } else if (path == "/attempt") {
       co_await Attempt(ex, query, timer);
     } else if (path == "/records") {
@@ -244,6 +253,7 @@ class Fixture final : public http::Handler {
   }
 
   std::map<std::string, int> attempts_;
+  http::Server* server_ = nullptr;
 };
 
 }  // namespace
@@ -263,6 +273,7 @@ int main(int argc, char** argv) {
   asio::io_context context;
   Fixture fixture;
   http::Server server({&context}, fixture);
+  fixture.set_server(&server);
   auto bound = server.Listen("127.0.0.1", static_cast<std::uint16_t>(port));
   if (!bound) {
     std::fprintf(stderr, "fixture: %s\n", bound.error().message.c_str());

@@ -8,6 +8,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/strings.h"
@@ -174,6 +175,27 @@ TEST_F(ScalingTest, FullReplicasQueueCallsAndScaleUpInsteadOf429) {
   EXPECT_EQ(statuses, (std::map<unsigned, int>{{200, 60}}));
   EXPECT_EQ(Replicas("narrow"), 4);  // the backlog asked for every replica it may have
   EXPECT_TRUE(funcd().WaitAvailable("narrow", 4));
+}
+
+// A replica that refuses connections while its process lives on (or before the runtime has
+// seen it die) is passed over: the calls go to the other replica and none gets a 502.
+TEST_F(ScalingTest, AReplicaThatRefusesConnectionsIsPassedOver) {
+  json::object fn = FixtureFunction("refusing", /*direct=*/true);
+  fn["labels"] = json::object{{"com.openfaas.scale.min", "2"}, {"com.openfaas.scale.max", "2"}};
+  ASSERT_TRUE(funcd().DeployAndWait(fn, 2));
+  // One call at a time goes to the same replica (the first of the least busy): that one
+  // stops listening.
+  const std::string first = funcd().Invoke("refusing", "GET", "/boot-id").body;
+  ASSERT_EQ(funcd().Invoke("refusing", "GET", "/boot-id").body, first);
+  ASSERT_EQ(funcd().Invoke("refusing", "GET", "/unlisten").status, 200u);
+  std::set<std::string> answered_by;
+  for (int i = 0; i < 20; ++i) {
+    Reply reply = funcd().Invoke("refusing", "GET", "/boot-id");
+    ASSERT_EQ(reply.status, 200u) << "call " << i << ": " << reply.body;
+    answered_by.insert(reply.body);
+  }
+  EXPECT_FALSE(answered_by.contains(first));
+  EXPECT_NE(funcd().process().Log().find("refused the connection"), std::string::npos);
 }
 
 // --max-queue bounds the calls waiting for a full function: the ones past it get 429 with
