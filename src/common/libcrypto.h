@@ -21,7 +21,7 @@
   X(HMAC)
 
 namespace funcd {
-// Defined in common/libcrypto.cc with the soname found at configure time.
+// Defined in common/lazy_libraries.cc with the soname found at configure time.
 extern LazyLibrary libcrypto;
 }  // namespace funcd
 

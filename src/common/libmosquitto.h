@@ -31,7 +31,7 @@
   X(mosquitto_username_pw_set)
 
 namespace funcd {
-// Defined in common/libmosquitto.cc with the soname found at configure time.
+// Defined in common/lazy_libraries.cc with the soname found at configure time.
 extern LazyLibrary libmosquitto;
 }  // namespace funcd
 

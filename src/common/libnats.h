@@ -93,7 +93,7 @@
   X(nats_GetLastError)
 
 namespace funcd {
-// Defined in common/libnats.cc with the soname found at configure time.
+// Defined in common/lazy_libraries.cc with the soname found at configure time.
 extern LazyLibrary libnats;
 }  // namespace funcd
 
