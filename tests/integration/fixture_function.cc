@@ -11,7 +11,8 @@
 //   /ws             switches protocols and echoes raw bytes
 //   /reset          closes the connection without answering
 //   /exit           the process exits with status 3
-//   /unlisten       answers, then stops accepting connections (the process stays up)
+//   /unlisten       answers its /boot-id, then stops accepting connections (the process
+//                   stays up)
 //   /_/health       200 "OK" (for running without a watchdog)
 //   /boot-id        a random token chosen when this process started (tells restarts apart)
 //   /records        requests recorded so far, one JSON object a line (method, X-Topic,
@@ -72,8 +73,11 @@ class Fixture final : public http::Handler {
       }
       co_await ex.FinishStream();
     } else if (path == "/boot-id") {
-      static const std::string boot_id = std::to_string(std::random_device()());
-      co_await ex.Respond(200, boot_id);
+      if (query.starts_with("ms=")) {
+        timer.expires_after(std::chrono::milliseconds(std::atoi(query.c_str() + 3)));
+        co_await timer.async_wait(kUseAwaitableNoThrow);
+      }
+      co_await ex.Respond(200, BootId());
     } else if (path == "/headers") {
       std::string out;
       for (const auto& f : ex.head()) {
@@ -145,10 +149,14 @@ class Fixture final : public http::Handler {
       std::_Exit(3);
     } else if (path == "/unlisten") {
       // Alive, but refusing connections from now on: a replica the gateway must pass over.
+      // The acceptor closes before the answer leaves: a connection the caller opens after
+      // the answer must be refused, not accepted by a listener that has not closed yet.
       Logf("fixture stops listening on request");
-      ex.CloseAfterResponse();
-      co_await ex.Respond(200, "unlistening\n");
       asio::co_spawn(executor, server_->Shutdown(std::chrono::seconds(1)), asio::detached);
+      timer.expires_after(100ms);
+      co_await timer.async_wait(kUseAwaitableNoThrow);
+      ex.CloseAfterResponse();
+      co_await ex.Respond(200, BootId());
     } else if (path == "/attempt") {
       co_await Attempt(ex, query, timer);
     } else if (path == "/records") {
@@ -161,6 +169,12 @@ class Fixture final : public http::Handler {
   }
 
  private:
+  // Tells the replicas of a function apart.
+  static const std::string& BootId() {
+    static const std::string boot_id = std::to_string(std::random_device()());
+    return boot_id;
+  }
+
   // With fixture_record=1: notes a request to / (as triggers make them) for /records, waits
   // fixture_record_delay_ms, answers "reply:<body>". One I/O thread: no locks.
   asio::awaitable<void> Record(http::ServerExchange& ex, asio::steady_timer& timer) {

@@ -183,18 +183,35 @@ TEST_F(ScalingTest, AReplicaThatRefusesConnectionsIsPassedOver) {
   json::object fn = FixtureFunction("refusing", /*direct=*/true);
   fn["labels"] = json::object{{"com.openfaas.scale.min", "2"}, {"com.openfaas.scale.max", "2"}};
   ASSERT_TRUE(funcd().DeployAndWait(fn, 2));
-  // One call at a time goes to the same replica (the first of the least busy): that one
-  // stops listening.
-  const std::string first = funcd().Invoke("refusing", "GET", "/boot-id").body;
-  ASSERT_EQ(funcd().Invoke("refusing", "GET", "/boot-id").body, first);
-  ASSERT_EQ(funcd().Invoke("refusing", "GET", "/unlisten").status, 200u);
-  std::set<std::string> answered_by;
-  for (int i = 0; i < 20; ++i) {
-    Reply reply = funcd().Invoke("refusing", "GET", "/boot-id");
-    ASSERT_EQ(reply.status, 200u) << "call " << i << ": " << reply.body;
-    answered_by.insert(reply.body);
+  // The replica that answers /unlisten stops listening.
+  Reply unlistened = funcd().Invoke("refusing", "GET", "/unlisten");
+  ASSERT_EQ(unlistened.status, 200u);
+  const std::string gone = unlistened.body;
+  // Two callers at a time: least-in-flight gives the second one the other replica, so the
+  // gone one is tried again and again (each time its unreachable period has passed).
+  std::mutex mu;
+  std::map<std::string, int> answered_by;
+  std::vector<std::string> failures;
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        auto reply = TryCall(funcd().port(), "GET", "/function/refusing/boot-id?ms=50", "", {});
+        std::lock_guard lock(mu);
+        if (!reply || reply->status != 200) {
+          failures.push_back(reply ? StrCat(reply->status, " ", reply->body) : "no answer");
+        } else {
+          ++answered_by[reply->body];
+        }
+      }
+    });
   }
-  EXPECT_FALSE(answered_by.contains(first));
+  for (auto& caller : callers) {
+    caller.join();
+  }
+  EXPECT_EQ(failures, std::vector<std::string>{});
+  EXPECT_FALSE(answered_by.contains(gone));
+  EXPECT_EQ(answered_by.size(), 1u);
   EXPECT_NE(funcd().process().Log().find("refused the connection"), std::string::npos);
 }
 
