@@ -9,7 +9,7 @@ PACKAGES=(
   # libraries (Boost 1.81, not the default 1.74)
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libfmt-dev libsqlite3-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libcli11-dev
-  libnats-dev libmosquitto-dev
+  libnats-dev libmosquitto-dev liburing-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev wrk curl procps
   # runtime tools used by the process runtime and by tests

@@ -5,12 +5,12 @@
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 #include <string_view>
 
-#include "common/config.h"
 #include "common/version.h"
-#include "watchdog/config.h"
 #include "watchdog/watchdog.h"
 
 namespace {
@@ -49,6 +49,8 @@ Runs a function behind an HTTP server on $port (default 8080). Configured by env
   ready_path           /_/ready calls the function at this path
   static_path          static mode root (default /home/app/public)
   metrics_port         Prometheus /metrics port (default 8081; 0 disables)
+  fwatchdog_io         auto (default): io_uring in http mode when the kernel allows
+                       it, else epoll | io_uring (fail without it) | epoll
   fwatchdog_threads    I/O threads (default: one per CPU, at least 2, in the forking
                        modes; 1 in http and static mode)
   listen_fd            serve on this inherited listening socket instead of port
@@ -66,6 +68,12 @@ std::string LockPath() {
 }
 
 }  // namespace
+
+// The io_uring build of the watchdog (src/CMakeLists.txt compiles src/watchdog and what it
+// uses a second time with the namespace funcd renamed to funcd_uring).
+namespace funcd_uring::watchdog {
+int RunFromProcessEnvironment(const std::string& io_note, std::string& unavailable);
+}  // namespace funcd_uring::watchdog
 
 int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -90,12 +98,31 @@ int main(int argc, char** argv) {
     return 2;
   }
   ::signal(SIGPIPE, SIG_IGN);
-  funcd::Environment env = funcd::Environment::FromProcess();
-  auto config = funcd::watchdog::Config::FromEnvironment(env);
-  if (!config) {
-    std::fprintf(stderr, "%s\n", config.error().message.c_str());
+  const char* io = std::getenv("fwatchdog_io");
+  const std::string_view requested = io != nullptr ? io : "auto";
+  std::string unavailable;
+  if (requested == "epoll") {
+    return funcd::watchdog::RunFromProcessEnvironment("epoll (fwatchdog_io=epoll)", unavailable);
+  }
+  if (requested != "io_uring" && requested != "auto") {
+    std::fprintf(stderr, "fwatchdog_io=%s: expected auto, io_uring or epoll\n", io);
     return 1;
   }
-  funcd::watchdog::Watchdog watchdog(std::move(*config), std::move(env));
-  return watchdog.Run();
+  // Only http mode proxies every request through the watchdog; the forking modes spend their
+  // time in exec, and each io_uring ring adds about 1.7 MB to the RSS.
+  const char* mode = std::getenv("mode");
+  if (requested == "auto" && (mode == nullptr || std::string_view(mode) != "http")) {
+    return funcd::watchdog::RunFromProcessEnvironment("epoll", unavailable);
+  }
+  const int code = funcd_uring::watchdog::RunFromProcessEnvironment("io_uring", unavailable);
+  if (code != funcd::watchdog::kIoBackendUnavailable) {
+    return code;
+  }
+  if (requested == "io_uring") {
+    std::fprintf(stderr, "fwatchdog_io=io_uring: io_uring is not available here: %s\n",
+                 unavailable.c_str());
+    return 1;
+  }
+  return funcd::watchdog::RunFromProcessEnvironment(
+      "epoll (io_uring is not available here: " + unavailable + ")", unavailable);
 }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
@@ -78,9 +79,21 @@ Watchdog::Watchdog(Config config, Environment env)
 Watchdog::~Watchdog() = default;
 
 int Watchdog::Run() {
+  try {
+    for (int i = 0; i < config_.threads; ++i) {
+      auto context = std::make_unique<asio::io_context>(1);
+      // Asio sets up its backend (epoll instance, io_uring ring) with the first I/O object.
+      asio::steady_timer first_io_object(*context);
+      contexts_.push_back(std::move(context));
+    }
+  } catch (const std::exception& e) {  // boost::system::system_error
+    contexts_.clear();
+    io_unavailable_ = e.what();
+    return kIoBackendUnavailable;
+  }
   Logf("Version: %s\tSHA: %s", Version(), GitSha());
-  for (int i = 0; i < config_.threads; ++i) {
-    contexts_.push_back(std::make_unique<asio::io_context>(1));
+  if (!io_note_.empty()) {
+    Logf("I/O: %s", io_note_.c_str());
   }
   std::vector<asio::io_context*> contexts;
   for (auto& context : contexts_) {
@@ -361,6 +374,22 @@ Watchdog::Series& Watchdog::SeriesFor(unsigned status, const http::RequestHead& 
     entry.owner = nullptr;  // custom methods are not cached under a shared key
   }
   return entry.series;
+}
+
+int RunFromProcessEnvironment(const std::string& io_note, std::string& unavailable) {
+  Environment env = Environment::FromProcess();
+  auto config = Config::FromEnvironment(env);
+  if (!config) {
+    std::fprintf(stderr, "%s\n", config.error().message.c_str());
+    return 1;
+  }
+  Watchdog watchdog(std::move(*config), std::move(env));
+  watchdog.set_io_note(io_note);
+  const int code = watchdog.Run();
+  if (code == kIoBackendUnavailable) {
+    unavailable = watchdog.io_unavailable();
+  }
+  return code;
 }
 
 }  // namespace funcd::watchdog

@@ -19,6 +19,18 @@
 
 namespace funcd::watchdog {
 
+// fwatchdog is built twice from this code, on Asio's epoll backend (funcd::watchdog) and on
+// its io_uring backend (funcd_uring::watchdog; see src/CMakeLists.txt). main() calls one of
+// them through this function, which takes and returns only standard types.
+//
+// Reads the configuration from the process environment and runs the watchdog, logging
+// "I/O: <io_note>" at start. Returns the process exit code, or kIoBackendUnavailable with
+// `unavailable` set to the reason when this build's I/O backend cannot be set up here (a
+// seccomp profile or kernel.io_uring_disabled may forbid io_uring, or the kernel may be out
+// of memory for its rings); nothing has been started then.
+inline constexpr int kIoBackendUnavailable = -1;
+int RunFromProcessEnvironment(const std::string& io_note, std::string& unavailable);
+
 class Watchdog final : public http::Handler {
  public:
   // `env` is the environment passed to function processes.
@@ -28,7 +40,11 @@ class Watchdog final : public http::Handler {
   // Listens, starts the function (http mode), and serves until SIGTERM or SIGINT has been
   // handled (unhealthy, wait healthcheck_interval, drain up to write_timeout). Returns the
   // process exit code.
+  // Returns kIoBackendUnavailable, with io_unavailable() set, when no io_context can be
+  // created (before anything else is done).
   int Run();
+  const std::string& io_unavailable() const { return io_unavailable_; }
+  void set_io_note(std::string note) { io_note_ = std::move(note); }
 
   asio::awaitable<void> Serve(http::ServerExchange& exchange) override;
 
@@ -60,6 +76,8 @@ class Watchdog final : public http::Handler {
   const Config config_;
   const Environment env_;
   // Declared first so that they are destroyed last: every I/O object below belongs to them.
+  std::string io_note_;
+  std::string io_unavailable_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::unique_ptr<ModeHandler> mode_;
   std::unique_ptr<http::Server> server_;

@@ -246,6 +246,11 @@ Watchdog::Watchdog(std::vector<std::string> env, bool wait_healthy) {
   if (!has("TMPDIR")) {
     env.push_back("TMPDIR=" + tmp_.path());
   }
+  // CTest runs the http mode tests a second time on the epoll backend (tests/CMakeLists.txt).
+  if (const char* io = std::getenv("FUNCD_TEST_FWATCHDOG_IO");
+      io != nullptr && !has("fwatchdog_io")) {
+    env.push_back(StrCat("fwatchdog_io=", io));
+  }
   process_ = std::make_unique<Process>(std::vector<std::string>{BinDir() + "/fwatchdog"}, env);
   auto line = process_->WaitForLog("Listening on port: ");
   if (!line) {

@@ -188,7 +188,16 @@ TEST(ClassicWatchdogTest, MetricsCountRequestsByCodeAndMethod) {
   wd.Post("/", "a");
   wd.Post("/", "b");
   Call(wd.port(), "GET", "/");
-  Reply m = Call(metrics_port, "GET", "/metrics");
+  // A request is counted once its response is written, so the client may see the answer
+  // to the last one first.
+  Reply m;
+  for (int i = 0; i < 100; ++i) {
+    m = Call(metrics_port, "GET", "/metrics");
+    if (m.body.find("http_requests_in_flight 0\n") != std::string::npos) {
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
   ASSERT_EQ(m.status, 200u);
   EXPECT_NE(m.body.find("http_requests_total{code=\"200\",method=\"post\"} 2\n"), std::string::npos)
       << m.body;

@@ -1,7 +1,10 @@
 // fwatchdog mode=http: fork once, proxy every request (contracts §5.3).
 
 #include <gtest/gtest.h>
+#include <linux/io_uring.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <future>
 #include <thread>
@@ -241,6 +244,91 @@ TEST_F(HttpModeTest, AccessLogWhenAskedFor) {
   Call(wd->port(), "GET", "/status/201", "", {{"X-Call-Id", "abc-123"}});
   EXPECT_NE(wd->process().WaitForLog("GET /status/201 - 201"), std::nullopt);
   EXPECT_NE(wd->process().WaitForLog("[abc-123]"), std::nullopt);
+}
+
+// Whether this kernel lets a process create an io_uring (what fwatchdog_io=auto looks at).
+bool KernelAllowsIoUring() {
+  io_uring_params params{};
+  const long fd = ::syscall(__NR_io_uring_setup, 8, &params);
+  if (fd < 0) {
+    return false;
+  }
+  ::close(static_cast<int>(fd));
+  return true;
+}
+
+// Not an HttpModeTest: CTest runs those a second time with fwatchdog_io=epoll.
+class IoBackendTest : public HttpModeTest {};
+
+// fwatchdog_io picks the I/O backend: by default io_uring in http mode where the kernel
+// allows it, epoll otherwise; both serve the same.
+TEST_F(IoBackendTest, IoBackendIsIoUringByDefaultAndEpollOnRequest) {
+  auto automatic = Start({"fwatchdog_io=auto"});
+  EXPECT_EQ(automatic->Get("/status/200").status, 200u);
+  if (KernelAllowsIoUring()) {
+    EXPECT_NE(automatic->process().Log().find("I/O: io_uring\n"), std::string::npos)
+        << automatic->process().Log();
+  } else {
+    EXPECT_NE(automatic->process().Log().find("I/O: epoll (io_uring is not available here"),
+              std::string::npos)
+        << automatic->process().Log();
+  }
+  auto epoll = Start({"fwatchdog_io=epoll"});
+  EXPECT_EQ(epoll->Post("/echo", "over epoll").body, "over epoll");
+  EXPECT_NE(epoll->process().Log().find("I/O: epoll (fwatchdog_io=epoll)"), std::string::npos)
+      << epoll->process().Log();
+}
+
+// Where io_uring cannot be set up, http mode falls back to epoll and says why, and
+// fwatchdog_io=io_uring refuses to start. Here: an unprivileged user without locked memory
+// (the kernel charges io_uring rings to RLIMIT_MEMLOCK).
+TEST_F(IoBackendTest, WithoutIoUringHttpModeFallsBackToEpoll) {
+  if (::geteuid() != 0 || FindProgram("prlimit").empty() || FindProgram("setpriv").empty()) {
+    GTEST_SKIP() << "needs root, prlimit and setpriv";
+  }
+  const std::vector<std::string> argv = {
+      FindProgram("prlimit"), "--memlock=0",    FindProgram("setpriv"), "--reuid=65534",
+      "--regid=65534",        "--clear-groups", BinDir() + "/fwatchdog"};
+  const std::uint16_t upstream = FreePort();
+  std::vector<std::string> env = {
+      "mode=http",
+      StrCat("fprocess=", BinDir(), "/fixture_function --port ", upstream),
+      StrCat("upstream_url=http://127.0.0.1:", upstream),
+      "port=0",
+      "bind_address=127.0.0.1",
+      "metrics_port=0",
+      "suppress_lock=true",
+  };
+  Process fallback(argv, env);
+  auto listening = fallback.WaitForLog("Listening on port: ");
+  ASSERT_NE(listening, std::nullopt) << fallback.Log();
+  EXPECT_NE(fallback.Log().find("I/O: epoll (io_uring is not available here: "), std::string::npos)
+      << fallback.Log();
+  const auto port =
+      static_cast<std::uint16_t>(std::atoi(listening->c_str() + listening->find("port: ") + 6));
+  ASSERT_NE(fallback.WaitForLog("Upstream ready"), std::nullopt) << fallback.Log();
+  EXPECT_EQ(Call(port, "POST", "/echo", "still served").body, "still served");
+
+  env.push_back("fwatchdog_io=io_uring");
+  Process required(argv, env);
+  EXPECT_EQ(required.WaitExit(), 1);
+  EXPECT_NE(required.Log().find("fwatchdog_io=io_uring: io_uring is not available here"),
+            std::string::npos)
+      << required.Log();
+}
+
+TEST_F(IoBackendTest, ClassicModeStaysOnEpoll) {
+  Watchdog wd({"fprocess=cat", "fwatchdog_io=auto"});
+  EXPECT_EQ(wd.Post("/", "cat").body, "cat");
+  EXPECT_NE(wd.process().Log().find("I/O: epoll\n"), std::string::npos) << wd.process().Log();
+}
+
+TEST_F(IoBackendTest, AnUnknownIoBackendIsAStartError) {
+  Process wd({BinDir() + "/fwatchdog"}, {"mode=http", "fprocess=cat", "fwatchdog_io=kqueue"});
+  EXPECT_EQ(wd.WaitExit(), 1);
+  EXPECT_NE(wd.Log().find("fwatchdog_io=kqueue: expected auto, io_uring or epoll"),
+            std::string::npos)
+      << wd.Log();
 }
 
 }  // namespace
