@@ -5,7 +5,8 @@
 #   bench/watchdog_bench.sh [BIN_DIR]      (default build/release/bin; see bench/README.md)
 #
 #   1. http mode: wrk against fast_upstream directly, then against fwatchdog (mode=http)
-#      proxying to a fast_upstream it forked, with 1 and 2 I/O threads. Goal: >= 0.5.
+#      proxying to a fast_upstream it forked: with 1 and 2 I/O threads on its default backend
+#      (io_uring where the kernel allows it), and with 1 thread on epoll. Goal: >= 0.5.
 #   2. classic mode: wrk POSTs against fwatchdog with fprocess=cat, then exec_loop spawning
 #      cat as many times without HTTP. Goal: >= 0.8. Then the same wrk against floor_cgi,
 #      a bare HTTP server spawning cat, to show what any HTTP front costs.
@@ -208,15 +209,16 @@ run_wrk direct "fast_upstream direct" "${HTTP_WRK[@]}" "http://127.0.0.1:$direct
 direct_rps=$WRK_RPS direct_p50=$WRK_P50_MS direct_p99=$WRK_P99_MS
 stop_pid "$direct_pid" fast_upstream direct
 
-# b, c. fwatchdog in http mode in front of its own fast_upstream, with 1 and 2 I/O threads.
-# Sets HTTP_RPS, HTTP_P50, HTTP_P99 and HTTP_RSS (after the run).
+# b, c. fwatchdog in http mode in front of its own fast_upstream: with 1 and 2 I/O threads on
+# its default backend (io_uring where the kernel allows it), and with 1 thread on epoll.
+# Sets HTTP_RPS, HTTP_P50, HTTP_P99, HTTP_RSS (after the run) and HTTP_IO (the backend used).
 bench_http_mode() {
-  local threads=$1 name="http_${1}thread"
+  local threads=$1 io=$2 name="http_${1}thread_$2"
   local upstream_port
   upstream_port=$(free_port)
   mkdir -p "$WORK_DIR/$name"
   start "$name" "${WATCHDOG_ENV[@]}" TMPDIR="$WORK_DIR/$name" fwatchdog_threads="$threads" \
-    mode=http fprocess="$BIN_DIR/fast_upstream --port $upstream_port" \
+    fwatchdog_io="$io" mode=http fprocess="$BIN_DIR/fast_upstream --port $upstream_port" \
     upstream_url="http://127.0.0.1:$upstream_port" "$BIN_DIR/fwatchdog"
   local watchdog_pid=$LAST_PID port upstream_pid
   port=$(listening_port "$name" "$watchdog_pid")
@@ -225,7 +227,9 @@ bench_http_mode() {
   if [[ -n $upstream_pid ]]; then
     STARTED_PIDS+=("$upstream_pid:fast_upstream")
   fi
-  run_wrk "$name" "fwatchdog http, threads=$threads" "${HTTP_WRK[@]}" "http://127.0.0.1:$port/"
+  HTTP_IO=$(sed -n -E 's/^.* I\/O: ([a-z_]+).*$/\1/p' "$WORK_DIR/$name.log" | head -n1)
+  run_wrk "$name" "fwatchdog http, threads=$threads, $HTTP_IO" "${HTTP_WRK[@]}" \
+    "http://127.0.0.1:$port/"
   HTTP_RPS=$WRK_RPS HTTP_P50=$WRK_P50_MS HTTP_P99=$WRK_P99_MS
   HTTP_RSS=$(rss_mb "$watchdog_pid")
   stop_pid "$watchdog_pid" fwatchdog "$name"
@@ -233,11 +237,15 @@ bench_http_mode() {
 }
 
 echo "fwatchdog mode=http -> fast_upstream" >&2
-bench_http_mode 1
+bench_http_mode 1 auto
 http1_rps=$HTTP_RPS http1_p50=$HTTP_P50 http1_p99=$HTTP_P99 http1_rss=$HTTP_RSS
-bench_http_mode 2
+http1_io=$HTTP_IO
+bench_http_mode 1 epoll
+epoll_rps=$HTTP_RPS epoll_p50=$HTTP_P50 epoll_p99=$HTTP_P99 epoll_rss=$HTTP_RSS
+bench_http_mode 2 auto
 http2_rps=$HTTP_RPS http2_p50=$HTTP_P50 http2_p99=$HTTP_P99 http2_rss=$HTTP_RSS
 http1_ratio=$(ratio "$http1_rps" "$direct_rps")
+epoll_ratio=$(ratio "$epoll_rps" "$direct_rps")
 http2_ratio=$(ratio "$http2_rps" "$direct_rps")
 
 # d, e. Classic mode (fork cat per request): idle RSS, then wrk, then the same number of
@@ -286,8 +294,10 @@ summary() {
     "load $(cut -d' ' -f1-3 /proc/loadavg), http runs $DURATION, classic run $CLASSIC_DURATION)"
   row "" "req/s" "p50 ms" "p99 ms" "ratio" "goal"
   row "direct fast_upstream" "$direct_rps" "$direct_p50" "$direct_p99" "1.00" ""
-  row "fwatchdog http, 1 thread" "$http1_rps" "$http1_p50" "$http1_p99" \
+  row "fwatchdog http, 1 thread, $http1_io" "$http1_rps" "$http1_p50" "$http1_p99" \
     "$http1_ratio" ">= 0.5 $(verdict "$http1_ratio" '>=' 0.5)"
+  row "fwatchdog http, 1 thread, epoll" "$epoll_rps" "$epoll_p50" "$epoll_p99" \
+    "$epoll_ratio" "(fallback)"
   row "fwatchdog http, 2 threads" "$http2_rps" "$http2_p50" "$http2_p99" \
     "$http2_ratio" "(informative)"
   row "exec_loop cat, $CLASSIC_WORKERS workers (execs/s)" "$loop_rate" "" "" "1.00" \
@@ -300,7 +310,8 @@ summary() {
   row "fwatchdog classic, idle" "$classic_idle_rss" "" "" "" \
     "< 4 $(verdict "$classic_idle_rss" '<' 4)"
   row "fwatchdog classic, after load" "$classic_rss" "" "" "" "(informative)"
-  row "fwatchdog http 1 thread, after load" "$http1_rss" "" "" "" "(informative)"
+  row "fwatchdog http 1 thread, after load" "$http1_rss" "" "" "" "($http1_io)"
+  row "fwatchdog http 1 thread epoll, after load" "$epoll_rss" "" "" "" "(informative)"
   row "fwatchdog http 2 threads, after load" "$http2_rss" "" "" "" "(informative)"
 }
 

@@ -383,11 +383,16 @@ int RunFromProcessEnvironment(const std::string& io_note, std::string& unavailab
     std::fprintf(stderr, "%s\n", config.error().message.c_str());
     return 1;
   }
-  Watchdog watchdog(std::move(*config), std::move(env));
-  watchdog.set_io_note(io_note);
-  const int code = watchdog.Run();
+  // Not destroyed: the process ends when Run returns. When the function dies, Run returns
+  // with operations still pending, and destroying the io_contexts then is a use-after-free in
+  // Asio 1.81's io_uring backend (~io_uring_service destroys a pending accept after the
+  // socket service it refers to; ASan found it). The static keeps it reachable for LSan.
+  static Watchdog* watchdog = nullptr;
+  watchdog = new Watchdog(std::move(*config), std::move(env));
+  watchdog->set_io_note(io_note);
+  const int code = watchdog->Run();
   if (code == kIoBackendUnavailable) {
-    unavailable = watchdog.io_unavailable();
+    unavailable = watchdog->io_unavailable();
   }
   return code;
 }

@@ -200,7 +200,7 @@ TEST_F(HttpModeTest, WatchdogExitsWhenTheFunctionDies) {
   // The function dies mid-request: whatever the caller gets, the watchdog must exit.
   (void)RunSync(
       http::FetchUrl("GET", StrCat("http://127.0.0.1:", wd->port(), "/exit"), {}, "", 2s));
-  EXPECT_EQ(wd->process().WaitExit(), 1);
+  EXPECT_EQ(wd->process().WaitExit(), 1) << wd->process().Log();
   EXPECT_NE(wd->process().Log().find("Forked function has terminated: exit status 3"),
             std::string::npos)
       << wd->process().Log();
