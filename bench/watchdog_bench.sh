@@ -311,7 +311,7 @@ summary() {
     "< 4 $(verdict "$classic_idle_rss" '<' 4)"
   row "fwatchdog classic, after load" "$classic_rss" "" "" "" "(informative)"
   row "fwatchdog http 1 thread, after load" "$http1_rss" "" "" "" "($http1_io)"
-  row "fwatchdog http 1 thread epoll, after load" "$epoll_rss" "" "" "" "(informative)"
+  row "fwatchdog http epoll, after load" "$epoll_rss" "" "" "" "(informative)"
   row "fwatchdog http 2 threads, after load" "$http2_rss" "" "" "" "(informative)"
 }
 
