@@ -78,7 +78,7 @@ Watchdog::Watchdog(Config config, Environment env)
 
 Watchdog::~Watchdog() = default;
 
-int Watchdog::Run() {
+int Watchdog::Run(std::string_view io_note) {
   try {
     for (int i = 0; i < config_.threads; ++i) {
       auto context = std::make_unique<asio::io_context>(1);
@@ -92,9 +92,7 @@ int Watchdog::Run() {
     return kIoBackendUnavailable;
   }
   Logf("Version: %s\tSHA: %s", Version(), GitSha());
-  if (!io_note_.empty()) {
-    Logf("I/O: %s", io_note_.c_str());
-  }
+  Logf("I/O: %.*s", static_cast<int>(io_note.size()), io_note.data());
   std::vector<asio::io_context*> contexts;
   for (auto& context : contexts_) {
     contexts.push_back(context.get());
@@ -389,8 +387,7 @@ int RunFromProcessEnvironment(const std::string& io_note, std::string& unavailab
   // socket service it refers to; ASan found it). The static keeps it reachable for LSan.
   static Watchdog* watchdog = nullptr;
   watchdog = new Watchdog(std::move(*config), std::move(env));
-  watchdog->set_io_note(io_note);
-  const int code = watchdog->Run();
+  const int code = watchdog->Run(io_note);
   if (code == kIoBackendUnavailable) {
     unavailable = watchdog->io_unavailable();
   }

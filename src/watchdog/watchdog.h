@@ -7,6 +7,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/asio.h"
@@ -38,13 +39,11 @@ class Watchdog final : public http::Handler {
   ~Watchdog() override;
 
   // Listens, starts the function (http mode), and serves until SIGTERM or SIGINT has been
-  // handled (unhealthy, wait healthcheck_interval, drain up to write_timeout). Returns the
-  // process exit code.
-  // Returns kIoBackendUnavailable, with io_unavailable() set, when no io_context can be
-  // created (before anything else is done).
-  int Run();
+  // handled (unhealthy, wait healthcheck_interval, drain up to write_timeout); logs
+  // "I/O: <io_note>" at start. Returns the process exit code, or kIoBackendUnavailable with
+  // io_unavailable() set when no io_context can be created (before anything else is done).
+  int Run(std::string_view io_note);
   const std::string& io_unavailable() const { return io_unavailable_; }
-  void set_io_note(std::string note) { io_note_ = std::move(note); }
 
   asio::awaitable<void> Serve(http::ServerExchange& exchange) override;
 
@@ -76,7 +75,6 @@ class Watchdog final : public http::Handler {
   const Config config_;
   const Environment env_;
   // Declared first so that they are destroyed last: every I/O object below belongs to them.
-  std::string io_note_;
   std::string io_unavailable_;
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::unique_ptr<ModeHandler> mode_;
